@@ -1,0 +1,87 @@
+"""``mle-challenge``: the command line. Our errors become one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from mle_challenge.errors import MleError
+
+EXIT_USER_ERROR = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """From raw Inside Airbnb listings to a versioned price-category service."""
+
+
+@cli.group()
+def data() -> None:
+    """Read, validate, clean and synthesise listings."""
+
+
+@data.command("clean")
+@click.option("--listings", "source", required=True, help="Path, http(s):// or s3:// URL.")
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the clean table (.parquet or .csv, by extension).",
+)
+def data_clean(source: str, output: Path) -> None:
+    """Clean raw detailed listings into the training table and print a summary."""
+    from mle_challenge.data import load_clean
+    from mle_challenge.sources import write_table
+
+    result = load_clean(source)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_table(result.table, output)
+    click.echo(f"source: {source}")
+    click.echo(result.report.format())
+    click.echo(f"wrote {output}")
+
+
+@data.command("synth")
+@click.option("--rows", type=click.IntRange(min=1), default=5000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the raw-format listings (.csv or .csv.gz).",
+)
+def data_synth(rows: int, seed: int, output: Path) -> None:
+    """Write deterministic synthetic listings in Inside Airbnb's raw detailed format."""
+    from mle_challenge.synthetic import generate_listings
+
+    if not str(output).endswith((".csv", ".csv.gz")):
+        raise click.BadParameter(
+            "use a .csv or .csv.gz path: the raw format is CSV", param_hint="--output"
+        )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    generate_listings(rows, seed).to_csv(output, index=False)
+    click.echo(f"wrote {rows:,} synthetic listings (seed {seed}) to {output}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    try:
+        cli.main(args=argv, prog_name="mle-challenge", standalone_mode=False)
+    except MleError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_USER_ERROR
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

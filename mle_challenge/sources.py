@@ -1,0 +1,114 @@
+"""Read and write tables at a local path, an ``http(s)://`` URL or an ``s3://`` URL.
+
+fsspec does the transport; this module turns its many failure modes into one
+:class:`~mle_challenge.errors.SourceError` that says what to check.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mle_challenge.errors import SourceError
+
+REMOTE_SCHEMES = ("http://", "https://", "s3://")
+
+
+def is_remote(source: str) -> bool:
+    """True for an ``http(s)://`` or ``s3://`` URL."""
+    return source.startswith(REMOTE_SCHEMES)
+
+
+def storage_options(source: str) -> dict[str, Any] | None:
+    """fsspec options for ``source``: the S3 endpoint for S3-compatible stores."""
+    if source.startswith("s3://"):
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        return {"client_kwargs": {"endpoint_url": endpoint}} if endpoint else {}
+    if source.startswith(("http://", "https://")):
+        return {}
+    return None
+
+
+def read_csv_strings(source: str, columns: Callable[[str], bool] | None = None) -> pd.DataFrame:
+    """Read a CSV (optionally gzipped, by extension) with every cell as a string.
+
+    Reading as strings keeps malformed values visible to validation instead of letting
+    the parser coerce or reject them; ``columns`` selects columns by name while reading,
+    so the 70-odd free-text columns of a detailed ``listings.csv`` never reach memory.
+    """
+    if not is_remote(source) and not Path(source).exists():
+        raise SourceError(
+            f"listings file not found: {source}. Give an existing path, or an http(s):// or "
+            "s3:// URL."
+        )
+    try:
+        return pd.read_csv(
+            source,
+            dtype=str,
+            usecols=columns,
+            keep_default_na=False,
+            na_values=[""],
+            storage_options=storage_options(source),
+        )
+    except pd.errors.EmptyDataError as exc:
+        raise SourceError(f"{source} is empty: expected a CSV with a header row.") from exc
+    except pd.errors.ParserError as exc:
+        raise SourceError(f"{source} is not a readable CSV file: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{source} is not UTF-8 text (is it a CSV?): {exc.reason}") from exc
+    except FileNotFoundError as exc:
+        raise SourceError(f"{source} was not found: check the path or URL.") from exc
+    except PermissionError as exc:
+        raise SourceError(
+            f"{source} cannot be read: permission denied. Check the file's permissions or "
+            "your S3 credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)."
+        ) from exc
+    except (OSError, ValueError, ImportError) as exc:
+        raise SourceError(_remote_hint(source, exc)) from exc
+    except Exception as exc:  # aiohttp / botocore raise their own types; name the source
+        if is_remote(source):
+            raise SourceError(_remote_hint(source, exc)) from exc
+        raise
+
+
+def _remote_hint(source: str, exc: BaseException) -> str:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if source.startswith("s3://"):
+        return (
+            f"cannot read {source}: {detail}. Check the bucket and key, AWS_ENDPOINT_URL for "
+            "S3-compatible stores, and your AWS credentials."
+        )
+    if is_remote(source):
+        return f"cannot read {source}: {detail}. Check the URL and that the server is reachable."
+    return f"cannot read {source}: {detail}"
+
+
+TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz")
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write ``frame`` as Parquet or CSV, chosen by the path's extension."""
+    name = str(path)
+    if name.endswith((".parquet", ".pq")):
+        frame.to_parquet(path, index=False)
+    elif name.endswith((".csv", ".csv.gz")):
+        frame.to_csv(path, index=False)
+    else:
+        raise SourceError(
+            f"cannot tell the format of {name}: use one of {', '.join(TABLE_SUFFIXES)}."
+        )
+
+
+def read_table(path: str | Path, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """Read a table written by :func:`write_table`."""
+    name = str(path)
+    cols = list(columns) if columns is not None else None
+    if name.endswith((".parquet", ".pq")):
+        return pd.read_parquet(path, columns=cols)
+    if name.endswith((".csv", ".csv.gz")):
+        return pd.read_csv(path, usecols=cols)
+    raise SourceError(f"cannot tell the format of {name}: use one of {', '.join(TABLE_SUFFIXES)}.")
