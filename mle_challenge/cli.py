@@ -65,6 +65,42 @@ def data_synth(rows: int, seed: int, output: Path) -> None:
     click.echo(f"wrote {rows:,} synthetic listings (seed {seed}) to {output}")
 
 
+@cli.command("train")
+@click.option("--listings", "source", required=True, help="Path, http(s):// or s3:// URL.")
+@click.option(
+    "--params",
+    "params_path",
+    default="params.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The parameter file.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Luigi workers: candidates train in parallel with 2 or more.",
+)
+@click.option(
+    "--scheduler-url",
+    default=None,
+    help="Luigi central scheduler, e.g. http://127.0.0.1:8082 (default: local).",
+)
+@click.option("--outputs", default="outputs", show_default=True, help="Folder for outputs.")
+def train_command(
+    source: str, params_path: str, workers: int, scheduler_url: str | None, outputs: str
+) -> None:
+    """Run the training pipeline: clean → split → train → evaluate → select → register."""
+    from mle_challenge.runner import run_training
+
+    outcome = run_training(source, params_path, outputs, workers, scheduler_url)
+    click.echo(outcome.summary)
+    if not outcome.ok:
+        raise click.exceptions.Exit(1)
+    click.echo(outcome.table)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     try:

@@ -1,12 +1,16 @@
-"""One typed settings object, built when asked for (never at import time)."""
+"""One typed settings object, built when asked for (never at import time), and params.yaml."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mle_challenge.errors import ConfigError
 
 
 class Settings(BaseSettings):
@@ -35,3 +39,63 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Return the settings, read once from the environment on first use."""
     return Settings()
+
+
+# --- pipeline parameters (params.yaml) ---
+
+
+class SplitParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    test_size: float = Field(0.15, gt=0, lt=0.5)
+    validation_size: float = Field(0.15, gt=0, lt=0.5)
+    seed: int = 1
+
+
+class CandidateSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrainParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    candidates: dict[str, CandidateSpec] = Field(min_length=1)
+
+
+class SelectParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    metric: Literal["accuracy", "macro_f1", "roc_auc_ovr"] = "macro_f1"
+
+
+class RegisterParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model_name: str = Field("price_classifier", pattern=r"^[a-z0-9_][a-z0-9_.-]*$")
+
+
+class Params(BaseModel):
+    """Every pipeline parameter, one section per stage."""
+
+    model_config = ConfigDict(extra="forbid")
+    split: SplitParams = Field(default_factory=SplitParams)
+    train: TrainParams
+    select: SelectParams = Field(default_factory=SelectParams)
+    # "register" would shadow BaseModel.register; the YAML key stays `register`.
+    registry: RegisterParams = Field(default_factory=RegisterParams, alias="register")
+
+
+def load_params(path: str | Path) -> Params:
+    """Read and validate ``params.yaml``; errors name the file and the offending key."""
+    file = Path(path)
+    try:
+        raw = yaml.safe_load(file.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"parameter file not found: {file}. Pass --params PATH.") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file} is not valid YAML: {exc}") from exc
+    try:
+        return Params.model_validate(raw or {})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid parameters in {file}: {problems}") from exc

@@ -1,0 +1,119 @@
+"""The one definition of the model's inputs, saved inside every model as a scikit-learn step.
+
+Training, evaluation, batch prediction and the service all hand the model a DataFrame whose
+columns are the ``/classify`` fields (:data:`API_FEATURES`); the encoding lives in the fitted
+pipeline, so training and serving cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+API_FEATURES: tuple[str, ...] = (
+    "accommodates",
+    "room_type",
+    "beds",
+    "bedrooms",
+    "bathrooms",
+    "neighbourhood",
+    "tv",
+    "elevator",
+    "internet",
+    "latitude",
+    "longitude",
+)
+CATEGORICAL: tuple[str, ...] = ("room_type", "neighbourhood")
+NUMERIC: tuple[str, ...] = tuple(c for c in API_FEATURES if c not in CATEGORICAL)
+
+# The clean table keeps the notebook's flag names; the API uses lower case.
+_CLEAN_TO_API = {"TV": "tv", "Elevator": "elevator", "Internet": "internet"}
+
+# The data scientists' features and their hand-made ordinal codes, kept for the baseline.
+BASELINE_FEATURES: tuple[str, ...] = (
+    "neighbourhood",
+    "room_type",
+    "accommodates",
+    "bathrooms",
+    "bedrooms",
+)
+BASELINE_NEIGHBOURHOODS = ("Bronx", "Queens", "Staten Island", "Brooklyn", "Manhattan")
+BASELINE_ROOM_TYPES = ("Shared room", "Private room", "Entire home/apt", "Hotel room")
+
+_CENTRE = (40.7549, -73.9840)  # Midtown Manhattan: the city's price peak
+_LON_SCALE = 0.76  # cos(40.7°): makes a degree of longitude as long as one of latitude
+_ANGLES = (15, 30, 45, 60, 75)  # rotated axes let axis-aligned trees cut diagonal borders
+
+
+def to_model_input(clean: pd.DataFrame) -> pd.DataFrame:
+    """The model's input frame, API-named, from the clean table (or API-shaped rows)."""
+    frame = clean.rename(columns=_CLEAN_TO_API)
+    missing = [c for c in API_FEATURES if c not in frame.columns]
+    if missing:
+        raise KeyError(f"model input is missing column(s): {', '.join(missing)}")
+    return frame.loc[:, list(API_FEATURES)].reset_index(drop=True)
+
+
+class ListingFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """API-shaped listings → numeric matrix for tree models.
+
+    Categories are coded by the vocabulary seen in ``fit`` (unknown → NaN, which the
+    gradient-boosting model treats as missing); location adds the distance to Midtown and
+    rotated coordinates; size adds guests per bedroom, beds per guest, baths per bedroom.
+    The first ``len(CATEGORICAL)`` output columns are the categorical codes.
+    """
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> ListingFeatures:
+        self.categories_ = {c: sorted(X[c].dropna().astype(str).unique()) for c in CATEGORICAL}
+        self.feature_names_out_ = np.array(
+            [*CATEGORICAL, *NUMERIC, "distance_to_midtown"]
+            + [f"rotated_{a}" for a in _ANGLES]
+            + ["guests_per_bedroom", "beds_per_guest", "baths_per_bedroom"]
+        )
+        return self
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        codes = [
+            pd.Categorical(X[c].astype(str), categories=self.categories_[c]).codes.astype(float)
+            for c in CATEGORICAL
+        ]
+        codes = [np.where(c < 0, np.nan, c) for c in codes]
+        num = X.loc[:, list(NUMERIC)].to_numpy(dtype=float)
+        lat = X["latitude"].to_numpy(dtype=float) - _CENTRE[0]
+        lon = (X["longitude"].to_numpy(dtype=float) - _CENTRE[1]) * _LON_SCALE
+        rotated = [lat * np.cos(np.radians(a)) + lon * np.sin(np.radians(a)) for a in _ANGLES]
+        guests = X["accommodates"].to_numpy(dtype=float)
+        bedrooms = np.maximum(X["bedrooms"].to_numpy(dtype=float), 1.0)
+        ratios = [
+            guests / bedrooms,
+            X["beds"].to_numpy(dtype=float) / np.maximum(guests, 1.0),
+            X["bathrooms"].to_numpy(dtype=float) / bedrooms,
+        ]
+        return np.column_stack([*codes, num, np.hypot(lat, lon), *rotated, *ratios])
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return self.feature_names_out_
+
+
+class BaselineFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """The notebook's five features with its ordinal codes (boroughs 1–5, room types 1–4)."""
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> BaselineFeatures:
+        return self
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        hood = {name: i + 1 for i, name in enumerate(BASELINE_NEIGHBOURHOODS)}
+        room = {name: i + 1 for i, name in enumerate(BASELINE_ROOM_TYPES)}
+        return np.column_stack(
+            [
+                X["neighbourhood"].map(hood).fillna(0).to_numpy(dtype=float),
+                X["room_type"].map(room).fillna(0).to_numpy(dtype=float),
+                X.loc[:, ["accommodates", "bathrooms", "bedrooms"]].to_numpy(dtype=float),
+            ]
+        )
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.array(BASELINE_FEATURES)

@@ -1,0 +1,346 @@
+"""Luigi wiring only: each task reads its input, calls one function, writes one output.
+
+Caching works like ``dvc repro``: every task's output lives under a folder named by its
+*fingerprint*, a hash of the fingerprint of its input (ultimately the listings file's
+content hash), its own parameter section and the source of its own code. Re-running with
+nothing changed finds every output and runs nothing; changing the ``train`` section gives
+new fingerprints from training down, while preprocessing and the split are found as they
+were. Outputs are written through ``temporary_path()``, so a killed task leaves nothing that
+looks complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import luigi
+import luigi.configuration
+from luigi.util import requires
+
+from mle_challenge import data, evaluate, features, registry, split, train
+from mle_challenge.sources import is_remote, storage_options
+
+# The `luigi` command reads [retcode] from its config; ship ours with the package so that
+# `luigi --module mle_challenge.pipeline` exits non-zero when a task fails.
+luigi.configuration.add_config_path(str(Path(__file__).with_name("luigi.cfg")))
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short stable hash of JSON-able parts."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def code_version(*modules: ModuleType) -> str:
+    """A hash of the modules' source: editing a stage's code invalidates its outputs."""
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def content_hash(source: str) -> str:
+    """sha256 of the listings file's bytes, streamed (local path, HTTP or S3)."""
+    import fsspec
+
+    from mle_challenge.errors import SourceError
+
+    digest = hashlib.sha256()
+    try:
+        with fsspec.open(source, "rb", **(storage_options(source) or {})) as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError as exc:
+        raise SourceError(f"listings file not found: {source}. Check the path or URL.") from exc
+    except Exception as exc:
+        hint = "check the URL and credentials" if is_remote(source) else "check the path"
+        raise SourceError(f"cannot read {source}: {exc}; {hint}.") from exc
+    return digest.hexdigest()
+
+
+class _Stage(luigi.Task):
+    """A task whose output folder is named by its fingerprint."""
+
+    root = luigi.Parameter(default="outputs", description="Folder for all pipeline outputs.")
+    stage: str = ""
+    filename: str = ""
+
+    def code(self) -> str:
+        raise NotImplementedError
+
+    def own_params(self) -> Any:
+        return None
+
+    @cached_property
+    def fingerprint(self) -> str:
+        upstream = self.requires()
+        parent = upstream.fingerprint if isinstance(upstream, _Stage) else None
+        return fingerprint(self.stage, parent, self.own_params(), self.code())
+
+    @property
+    def folder(self) -> Path:
+        return Path(str(self.root)) / "cache" / self.stage / self.fingerprint
+
+    def output(self) -> luigi.LocalTarget:
+        return luigi.LocalTarget(str(self.folder / self.filename))
+
+    def _write_json(self, payload: Any) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self.output().temporary_path() as tmp:
+            Path(tmp).write_text(json.dumps(payload, indent=2, default=str))
+
+    def _progress(self, percent: int, message: str) -> None:
+        self.set_status_message(message)
+        self.set_progress_percentage(percent)
+
+
+class Preprocess(_Stage):
+    """Raw listings → clean table (Parquet) and the drop report beside it."""
+
+    listings = luigi.Parameter(description="Path, http(s):// or s3:// URL of raw listings.")
+    data_hash = luigi.Parameter(description="sha256 of the listings file's content.")
+    stage, filename = "preprocess", "clean.parquet"
+
+    def code(self) -> str:
+        return code_version(data)
+
+    def own_params(self) -> Any:
+        return self.data_hash
+
+    def requires(self) -> list[luigi.Task]:
+        return []
+
+    def run(self) -> None:
+        self._progress(10, f"reading {self.listings}")
+        result = data.load_clean(str(self.listings))
+        self.folder.mkdir(parents=True, exist_ok=True)
+        report = {**result.report.__dict__, "source": str(self.listings)}
+        (self.folder / "report.json").write_text(json.dumps(report, indent=2))
+        with self.output().temporary_path() as tmp:
+            result.table.to_parquet(tmp, index=False)
+        self._progress(100, f"kept {result.report.rows_kept:,} of {result.report.rows_read:,}")
+
+
+@requires(Preprocess)
+class Split(_Stage):
+    """Clean table → ids of the train, validation and test rows."""
+
+    split = luigi.DictParameter(description="The `split` section of params.yaml.")
+    stage, filename = "split", "split.json"
+
+    def code(self) -> str:
+        return code_version(split)
+
+    def own_params(self) -> Any:
+        return dict(self.split)
+
+    def run(self) -> None:
+        import pandas as pd
+
+        table = pd.read_parquet(self.input().path, columns=["id", "category"])
+        ids = split.split_ids(table, **dict(self.split))
+        self._write_json(ids.to_dict())
+
+
+def _load_split(task: luigi.Task) -> tuple[Any, dict[str, list[int]]]:
+    import pandas as pd
+
+    split_task = task.requires()
+    while not isinstance(split_task, Split):
+        split_task = split_task.requires()
+    table = pd.read_parquet(split_task.input().path)
+    parts = json.loads(Path(split_task.output().path).read_text())
+    return table, parts
+
+
+def _part(table: Any, ids: list[int]) -> tuple[Any, Any]:
+    rows = table[table["id"].isin(ids)]
+    return features.to_model_input(rows), rows["category"].astype(str).reset_index(drop=True)
+
+
+@requires(Split)
+class TrainCandidate(_Stage):
+    """Train rows → one fitted candidate pipeline (joblib)."""
+
+    candidate = luigi.Parameter(description="The candidate's name in params.yaml.")
+    spec = luigi.DictParameter(description="The candidate's {kind, params}.")
+    stage, filename = "train", "model.joblib"
+
+    def code(self) -> str:
+        return code_version(features, train)
+
+    def own_params(self) -> Any:
+        return {"name": self.candidate, "spec": _plain(self.spec)}
+
+    def run(self) -> None:
+        import joblib
+
+        table, parts = _load_split(self)
+        X, y = _part(table, parts["train"])
+        self._progress(5, f"fitting {self.candidate} on {len(X):,} rows")
+        model = train.fit_candidate(_plain(self.spec), X, y)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self.output().temporary_path() as tmp:
+            joblib.dump(model, tmp)
+        self._progress(100, f"fitted {self.candidate}")
+
+
+@requires(TrainCandidate)
+class EvaluateCandidate(_Stage):
+    """Fitted candidate → metrics on the validation and test rows, plus plots."""
+
+    stage, filename = "evaluate", "metrics.json"
+
+    def code(self) -> str:
+        return code_version(evaluate)
+
+    def run(self) -> None:
+        import joblib
+
+        model = joblib.load(self.input().path)
+        table, parts = _load_split(self)
+        self._progress(10, f"scoring {self.candidate}")
+        result: dict[str, Any] = {"name": self.candidate, "spec": _plain(self.spec)}
+        for part in ("validation", "test"):
+            X, y = _part(table, parts[part])
+            result[part] = evaluate.classification_metrics(model, X, y)
+        self._progress(50, f"feature importance of {self.candidate}")
+        X, y = _part(table, parts["validation"])
+        result["importance"] = evaluate.feature_importance(model, X, y)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "confusion.png").write_bytes(
+            evaluate.confusion_png(result["test"], f"{self.candidate}: test rows")
+        )
+        (self.folder / "importance.png").write_bytes(
+            evaluate.importance_png(result["importance"], f"{self.candidate}: importance")
+        )
+        self._write_json(result)
+
+
+class SelectModel(_Stage):
+    """All candidates' metrics → the best by the selection metric, and the HTML report."""
+
+    listings = luigi.Parameter()
+    data_hash = luigi.Parameter()
+    split = luigi.DictParameter()
+    candidates = luigi.DictParameter(description="The `train.candidates` section.")
+    select = luigi.DictParameter(description="The `select` section of params.yaml.")
+    stage, filename = "select", "selection.json"
+
+    def requires(self) -> list[EvaluateCandidate]:  # type: ignore[override]
+        return [
+            self.clone(EvaluateCandidate, candidate=name, spec=spec)
+            for name, spec in sorted(self.candidates.items())
+        ]
+
+    @cached_property
+    def fingerprint(self) -> str:
+        upstream = [task.fingerprint for task in self.requires()]
+        return fingerprint(self.stage, upstream, dict(self.select), code_version(evaluate))
+
+    def run(self) -> None:
+        evaluations = [json.loads(Path(t.path).read_text()) for t in self.input()]
+        metric = str(self.select["metric"])
+        best = max(evaluations, key=lambda ev: ev["validation"][metric] or 0.0)
+        images = {
+            task.candidate: {
+                name: (Path(task.folder) / f"{name}.png").read_bytes()
+                for name in ("confusion", "importance")
+            }
+            for task in self.requires()
+        }
+        self.folder.mkdir(parents=True, exist_ok=True)
+        report = self.folder / "report.html"
+        report.write_text(evaluate.render_report(evaluations, best["name"], metric, images))
+        model_path = next(t for t in self.requires() if t.candidate == best["name"]).input().path
+        self._write_json(
+            {
+                "selected": best["name"],
+                "metric": metric,
+                "model_path": model_path,
+                "report": str(report),
+                "candidates": {ev["name"]: _summary(ev) for ev in evaluations},
+                "metrics": {"validation": best["validation"], "test": best["test"]},
+            }
+        )
+
+
+@requires(SelectModel)
+class RegisterModel(_Stage):
+    """The selected candidate → ``price_classifier:<version>`` in the BentoML model store."""
+
+    register = luigi.DictParameter(description="The `register` section of params.yaml.")
+    stage, filename = "register", "registered.json"
+
+    def code(self) -> str:
+        return code_version(registry)
+
+    def own_params(self) -> Any:
+        return dict(self.register)
+
+    def run(self) -> None:
+        import joblib
+
+        selection = json.loads(Path(self.input().path).read_text())
+        self._progress(20, f"registering {selection['selected']}")
+        tag = registry.register_model(
+            joblib.load(selection["model_path"]),
+            fingerprint=self.fingerprint,
+            candidate=selection["selected"],
+            metrics=selection["metrics"],
+            params={
+                "split": dict(self.split),
+                "candidate": _plain(self.candidates[selection["selected"]]),
+                "select": dict(self.select),
+            },
+            data_fingerprint=str(self.data_hash),
+            report_path=str(Path(selection["report"]).resolve()),
+            name=str(self.register["model_name"]),
+        )
+        self._write_json({"tag": tag, **selection})
+        self._progress(100, f"registered {tag}")
+
+
+class TrainingPipeline(luigi.WrapperTask):
+    """Entry point: raw listings → registered model, with every stage cached by content."""
+
+    listings = luigi.Parameter(description="Path, http(s):// or s3:// URL of raw listings.")
+    params = luigi.Parameter(default="params.yaml", description="The parameter file.")
+    root = luigi.Parameter(default="outputs", description="Folder for all pipeline outputs.")
+
+    @cached_property
+    def _register_task(self) -> RegisterModel:
+        from mle_challenge.config import load_params
+
+        p = load_params(str(self.params))
+        return RegisterModel(
+            root=self.root,
+            listings=self.listings,
+            data_hash=content_hash(str(self.listings)),
+            split=p.split.model_dump(),
+            candidates={k: v.model_dump() for k, v in p.train.candidates.items()},
+            select=p.select.model_dump(),
+            register=p.registry.model_dump(),
+        )
+
+    def requires(self) -> RegisterModel:
+        return self._register_task
+
+    def registered(self) -> dict[str, Any]:
+        """The registration record (tag, selection, metrics) once the pipeline has run."""
+        return dict(json.loads(Path(self._register_task.output().path).read_text()))
+
+
+def _plain(value: Any) -> Any:
+    """Luigi's frozen dicts → plain JSON-able values."""
+    return json.loads(json.dumps(value, default=dict))
+
+
+def _summary(ev: dict[str, Any]) -> dict[str, Any]:
+    keys = ("accuracy", "macro_f1", "roc_auc_ovr")
+    return {part: {k: ev[part][k] for k in keys} for part in ("validation", "test")}

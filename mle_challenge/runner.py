@@ -1,0 +1,59 @@
+"""Run the Luigi pipeline from Python (the CLI's `train`) and summarise the outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import luigi
+from luigi.execution_summary import LuigiStatusCode
+
+from mle_challenge.config import load_params
+
+_OK = {LuigiStatusCode.SUCCESS, LuigiStatusCode.SUCCESS_WITH_RETRY}
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    ok: bool
+    summary: str
+    table: str
+
+
+def run_training(
+    source: str,
+    params_path: str,
+    outputs: str,
+    workers: int = 1,
+    scheduler_url: str | None = None,
+) -> TrainingOutcome:
+    """Build the pipeline; unlike ``luigi.build``'s bool, ``ok`` is False when any task failed."""
+    from mle_challenge.pipeline import TrainingPipeline
+
+    load_params(params_path)  # fail on a bad file before Luigi swallows the error in a task
+    task = TrainingPipeline(listings=source, params=params_path, root=outputs)
+    task.requires()  # hash the source up front, so a missing file is our clear error
+    scheduler = {"scheduler_url": scheduler_url} if scheduler_url else {"local_scheduler": True}
+    result = luigi.build(
+        [task], workers=workers, detailed_summary=True, log_level="WARNING", **scheduler
+    )
+    ok = result.status in _OK
+    return TrainingOutcome(ok=ok, summary=result.summary_text, table=_table(task) if ok else "")
+
+
+def _table(task: luigi.Task) -> str:
+    record = task.registered()
+    lines = [
+        f"{'candidate':<16} {'val acc':>8} {'val F1':>8} {'test acc':>9} {'test F1':>8} "
+        f"{'test AUC':>9}"
+    ]
+    for name, m in sorted(record["candidates"].items()):
+        mark = " *" if name == record["selected"] else ""
+        v, t = m["validation"], m["test"]
+        lines.append(
+            f"{name + mark:<16} {v['accuracy']:>8.3f} {v['macro_f1']:>8.3f} "
+            f"{t['accuracy']:>9.3f} {t['macro_f1']:>8.3f} {t['roc_auc_ovr'] or 0:>9.3f}"
+        )
+    lines.append(f"selected: {record['selected']} (by validation {record['metric']})")
+    lines.append(f"registered: {record['tag']}")
+    lines.append(f"report: {record['report']}")
+    return "\n".join(lines)
