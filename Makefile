@@ -13,6 +13,8 @@ MLE_DATA_DIR ?= $(abspath ../shared/data)
 export MLE_DATA_DIR
 SYNTH_ROWS  ?= 6000
 SYNTH_SEED  ?= 0
+PARAMS      ?= params.yaml
+WORKERS     ?= 2
 
 .PHONY: help
 help: ## List the targets
@@ -38,8 +40,18 @@ synth: $(STAMP) ## Write the synthetic demo listings to $(OUT)/demo/listings.csv
 	$(BIN)/mle-challenge data synth --rows $(SYNTH_ROWS) --seed $(SYNTH_SEED) --output $(OUT)/demo/listings.csv.gz
 
 .PHONY: run
-run: synth ## The main job on the embedded demo data: synthesise and clean listings
+run: synth ## The main job on the embedded demo data: listings → clean → train → evaluate → register
 	$(BIN)/mle-challenge data clean --listings $(OUT)/demo/listings.csv.gz --output $(OUT)/demo/clean.parquet
+	$(BIN)/mle-challenge train --listings $(OUT)/demo/listings.csv.gz --params $(PARAMS) --outputs $(OUT) --workers $(WORKERS)
+
+.PHONY: pipeline
+pipeline: $(STAMP) ## Run the training pipeline on LISTINGS=path-or-URL
+	@test -n "$(LISTINGS)" || { echo "usage: make pipeline LISTINGS=path/or/url/listings.csv.gz"; exit 2; }
+	$(BIN)/mle-challenge train --listings $(LISTINGS) --params $(PARAMS) --outputs $(OUT) --workers $(WORKERS)
+
+.PHONY: bench-pipeline
+bench-pipeline: $(STAMP) ## Print cold and no-change re-run times of the pipeline on the NYC data
+	$(PY) -m mle_challenge.bench pipeline --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz --params $(PARAMS) --workers $(WORKERS)
 
 .PHONY: test
 test: $(STAMP) ## Run the whole test suite

@@ -104,7 +104,8 @@ def train_command(
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     try:
-        cli.main(args=argv, prog_name="mle-challenge", standalone_mode=False)
+        # Outside standalone mode click returns, rather than raises, a command's Exit code.
+        code = cli.main(args=argv, prog_name="mle-challenge", standalone_mode=False)
     except MleError as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_USER_ERROR
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

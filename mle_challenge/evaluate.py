@@ -183,10 +183,11 @@ def render_report(
             f'src="data:image/png;base64,{base64.b64encode(png).decode()}">'
             for k, png in images.get(name, {}).items()
         )
+        kind = html.escape(str(ev["spec"].get("kind")))
+        per_class_table = _html_table(["class", "precision", "recall", "F1", "support"], per_class)
         sections.append(
-            f"<h2>{html.escape(name)}</h2><p>kind: <code>{html.escape(str(ev['spec'].get('kind')))}"
-            f"</code></p>{_html_table(['class', 'precision', 'recall', 'F1', 'support'], per_class)}"
-            f"<div>{figs}</div>"
+            f"<h2>{html.escape(name)}</h2><p>kind: <code>{kind}</code></p>"
+            f"{per_class_table}<div>{figs}</div>"
         )
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Candidate report</title>"

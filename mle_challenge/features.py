@@ -57,7 +57,7 @@ def to_model_input(clean: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[:, list(API_FEATURES)].reset_index(drop=True)
 
 
-class ListingFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class ListingFeatures(TransformerMixin, BaseEstimator):
     """API-shaped listings → numeric matrix for tree models.
 
     Categories are coded by the vocabulary seen in ``fit`` (unknown → NaN, which the
@@ -76,11 +76,10 @@ class ListingFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
-        codes = [
-            pd.Categorical(X[c].astype(str), categories=self.categories_[c]).codes.astype(float)
-            for c in CATEGORICAL
+        positions = [
+            pd.Index(self.categories_[c]).get_indexer(X[c].astype(str)) for c in CATEGORICAL
         ]
-        codes = [np.where(c < 0, np.nan, c) for c in codes]
+        codes = [np.where(p < 0, np.nan, p.astype(float)) for p in positions]
         num = X.loc[:, list(NUMERIC)].to_numpy(dtype=float)
         lat = X["latitude"].to_numpy(dtype=float) - _CENTRE[0]
         lon = (X["longitude"].to_numpy(dtype=float) - _CENTRE[1]) * _LON_SCALE
@@ -98,7 +97,7 @@ class ListingFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return self.feature_names_out_
 
 
-class BaselineFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class BaselineFeatures(TransformerMixin, BaseEstimator):
     """The notebook's five features with its ordinal codes (boroughs 1–5, room types 1–4)."""
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> BaselineFeatures:

@@ -14,15 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import cached_property
+from importlib.util import find_spec
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import luigi
 import luigi.configuration
-from luigi.util import requires
 
-from mle_challenge import data, evaluate, features, registry, split, train
 from mle_challenge.sources import is_remote, storage_options
 
 # The `luigi` command reads [retcode] from its config; ship ours with the package so that
@@ -36,11 +34,16 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def code_version(*modules: ModuleType) -> str:
-    """A hash of the modules' source: editing a stage's code invalidates its outputs."""
+def code_version(*modules: str) -> str:
+    """A hash of the modules' source: editing a stage's code invalidates its outputs.
+
+    Modules are named, not imported, so checking what is complete stays fast.
+    """
     digest = hashlib.sha256()
-    for module in modules:
-        digest.update(Path(str(module.__file__)).read_bytes())
+    for name in modules:
+        spec = find_spec(f"mle_challenge.{name}")
+        assert spec is not None and spec.origin is not None, name
+        digest.update(Path(spec.origin).read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -95,19 +98,37 @@ class _Stage(luigi.Task):
             Path(tmp).write_text(json.dumps(payload, indent=2, default=str))
 
     def _progress(self, percent: int, message: str) -> None:
-        self.set_status_message(message)
-        self.set_progress_percentage(percent)
+        # Luigi's worker assigns these callbacks at run time; its type hints say None.
+        self.set_status_message(message)  # type: ignore[misc]
+        self.set_progress_percentage(percent)  # type: ignore[misc]
 
 
-class Preprocess(_Stage):
-    """Raw listings → clean table (Parquet) and the drop report beside it."""
-
+class _DataParams(luigi.Task):
     listings = luigi.Parameter(description="Path, http(s):// or s3:// URL of raw listings.")
     data_hash = luigi.Parameter(description="sha256 of the listings file's content.")
+
+
+class _SplitParams(_DataParams):
+    split = luigi.DictParameter(description="The `split` section of params.yaml.")
+
+
+class _CandidateParams(_SplitParams):
+    candidate = luigi.Parameter(description="The candidate's name in params.yaml.")
+    spec = luigi.DictParameter(description="The candidate's {kind, params}.")
+
+
+class _SelectParams(_SplitParams):
+    candidates = luigi.DictParameter(description="The `train.candidates` section.")
+    select = luigi.DictParameter(description="The `select` section of params.yaml.")
+
+
+class Preprocess(_Stage, _DataParams):
+    """Raw listings → clean table (Parquet) and the drop report beside it."""
+
     stage, filename = "preprocess", "clean.parquet"
 
     def code(self) -> str:
-        return code_version(data)
+        return code_version("data")
 
     def own_params(self) -> Any:
         return self.data_hash
@@ -116,6 +137,8 @@ class Preprocess(_Stage):
         return []
 
     def run(self) -> None:
+        from mle_challenge import data
+
         self._progress(10, f"reading {self.listings}")
         result = data.load_clean(str(self.listings))
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -126,21 +149,24 @@ class Preprocess(_Stage):
         self._progress(100, f"kept {result.report.rows_kept:,} of {result.report.rows_read:,}")
 
 
-@requires(Preprocess)
-class Split(_Stage):
+class Split(_Stage, _SplitParams):
     """Clean table → ids of the train, validation and test rows."""
 
-    split = luigi.DictParameter(description="The `split` section of params.yaml.")
     stage, filename = "split", "split.json"
 
+    def requires(self) -> Preprocess:
+        return self.clone(Preprocess)
+
     def code(self) -> str:
-        return code_version(split)
+        return code_version("split")
 
     def own_params(self) -> Any:
         return dict(self.split)
 
     def run(self) -> None:
         import pandas as pd
+
+        from mle_challenge import split
 
         table = pd.read_parquet(self.input().path, columns=["id", "category"])
         ids = split.split_ids(table, **dict(self.split))
@@ -150,35 +176,37 @@ class Split(_Stage):
 def _load_split(task: luigi.Task) -> tuple[Any, dict[str, list[int]]]:
     import pandas as pd
 
-    split_task = task.requires()
-    while not isinstance(split_task, Split):
-        split_task = split_task.requires()
+    split_task = task.clone(Split)
     table = pd.read_parquet(split_task.input().path)
     parts = json.loads(Path(split_task.output().path).read_text())
     return table, parts
 
 
 def _part(table: Any, ids: list[int]) -> tuple[Any, Any]:
+    from mle_challenge import features
+
     rows = table[table["id"].isin(ids)]
     return features.to_model_input(rows), rows["category"].astype(str).reset_index(drop=True)
 
 
-@requires(Split)
-class TrainCandidate(_Stage):
+class TrainCandidate(_Stage, _CandidateParams):
     """Train rows → one fitted candidate pipeline (joblib)."""
 
-    candidate = luigi.Parameter(description="The candidate's name in params.yaml.")
-    spec = luigi.DictParameter(description="The candidate's {kind, params}.")
     stage, filename = "train", "model.joblib"
 
+    def requires(self) -> Split:
+        return self.clone(Split)
+
     def code(self) -> str:
-        return code_version(features, train)
+        return code_version("features", "train")
 
     def own_params(self) -> Any:
         return {"name": self.candidate, "spec": _plain(self.spec)}
 
     def run(self) -> None:
         import joblib
+
+        from mle_challenge import train
 
         table, parts = _load_split(self)
         X, y = _part(table, parts["train"])
@@ -190,17 +218,21 @@ class TrainCandidate(_Stage):
         self._progress(100, f"fitted {self.candidate}")
 
 
-@requires(TrainCandidate)
-class EvaluateCandidate(_Stage):
+class EvaluateCandidate(_Stage, _CandidateParams):
     """Fitted candidate → metrics on the validation and test rows, plus plots."""
 
     stage, filename = "evaluate", "metrics.json"
 
+    def requires(self) -> TrainCandidate:
+        return self.clone(TrainCandidate)
+
     def code(self) -> str:
-        return code_version(evaluate)
+        return code_version("evaluate")
 
     def run(self) -> None:
         import joblib
+
+        from mle_challenge import evaluate
 
         model = joblib.load(self.input().path)
         table, parts = _load_split(self)
@@ -222,17 +254,12 @@ class EvaluateCandidate(_Stage):
         self._write_json(result)
 
 
-class SelectModel(_Stage):
+class SelectModel(_Stage, _SelectParams):
     """All candidates' metrics → the best by the selection metric, and the HTML report."""
 
-    listings = luigi.Parameter()
-    data_hash = luigi.Parameter()
-    split = luigi.DictParameter()
-    candidates = luigi.DictParameter(description="The `train.candidates` section.")
-    select = luigi.DictParameter(description="The `select` section of params.yaml.")
     stage, filename = "select", "selection.json"
 
-    def requires(self) -> list[EvaluateCandidate]:  # type: ignore[override]
+    def requires(self) -> list[EvaluateCandidate]:
         return [
             self.clone(EvaluateCandidate, candidate=name, spec=spec)
             for name, spec in sorted(self.candidates.items())
@@ -241,9 +268,11 @@ class SelectModel(_Stage):
     @cached_property
     def fingerprint(self) -> str:
         upstream = [task.fingerprint for task in self.requires()]
-        return fingerprint(self.stage, upstream, dict(self.select), code_version(evaluate))
+        return fingerprint(self.stage, upstream, dict(self.select), code_version("evaluate"))
 
     def run(self) -> None:
+        from mle_challenge import evaluate
+
         evaluations = [json.loads(Path(t.path).read_text()) for t in self.input()]
         metric = str(self.select["metric"])
         best = max(evaluations, key=lambda ev: ev["validation"][metric] or 0.0)
@@ -270,21 +299,25 @@ class SelectModel(_Stage):
         )
 
 
-@requires(SelectModel)
-class RegisterModel(_Stage):
+class RegisterModel(_Stage, _SelectParams):
     """The selected candidate → ``price_classifier:<version>`` in the BentoML model store."""
 
     register = luigi.DictParameter(description="The `register` section of params.yaml.")
     stage, filename = "register", "registered.json"
 
+    def requires(self) -> SelectModel:
+        return self.clone(SelectModel)
+
     def code(self) -> str:
-        return code_version(registry)
+        return code_version("registry")
 
     def own_params(self) -> Any:
         return dict(self.register)
 
     def run(self) -> None:
         import joblib
+
+        from mle_challenge import registry
 
         selection = json.loads(Path(self.input().path).read_text())
         self._progress(20, f"registering {selection['selected']}")
@@ -318,15 +351,16 @@ class TrainingPipeline(luigi.WrapperTask):
         from mle_challenge.config import load_params
 
         p = load_params(str(self.params))
-        return RegisterModel(
-            root=self.root,
-            listings=self.listings,
-            data_hash=content_hash(str(self.listings)),
-            split=p.split.model_dump(),
-            candidates={k: v.model_dump() for k, v in p.train.candidates.items()},
-            select=p.select.model_dump(),
-            register=p.registry.model_dump(),
-        )
+        values: dict[str, Any] = {
+            "root": self.root,
+            "listings": self.listings,
+            "data_hash": content_hash(str(self.listings)),
+            "split": p.split.model_dump(),
+            "candidates": {k: v.model_dump() for k, v in p.train.candidates.items()},
+            "select": p.select.model_dump(),
+            "register": p.registry.model_dump(),
+        }
+        return RegisterModel(**values)
 
     def requires(self) -> RegisterModel:
         return self._register_task

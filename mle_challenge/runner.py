@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import luigi
 from luigi.execution_summary import LuigiStatusCode
 
 from mle_challenge.config import load_params
+
+if TYPE_CHECKING:
+    from mle_challenge.pipeline import TrainingPipeline
 
 _OK = {LuigiStatusCode.SUCCESS, LuigiStatusCode.SUCCESS_WITH_RETRY}
 
@@ -40,7 +44,7 @@ def run_training(
     return TrainingOutcome(ok=ok, summary=result.summary_text, table=_table(task) if ok else "")
 
 
-def _table(task: luigi.Task) -> str:
+def _table(task: TrainingPipeline) -> str:
     record = task.registered()
     lines = [
         f"{'candidate':<16} {'val acc':>8} {'val F1':>8} {'test acc':>9} {'test F1':>8} "

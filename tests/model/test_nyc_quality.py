@@ -1,0 +1,69 @@
+"""Model quality on the real NYC data: the pipeline trained on the reconstructed file.
+
+The figures are measured on test rows the model never saw (not in training, not in selection).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.model, pytest.mark.data, pytest.mark.slow]
+
+REPO = Path(__file__).parents[2]
+
+
+@pytest.fixture(scope="module")
+def nyc_run(nyc_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    ws = tmp_path_factory.mktemp("nyc")
+    env = {**os.environ, "BENTOML_HOME": str(ws / "bentoml"), "BENTOML_DO_NOT_TRACK": "True"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mle_challenge.cli",
+            "train",
+            "--listings",
+            str(nyc_dir / "listings_reconstructed.csv.gz"),
+            "--params",
+            str(REPO / "params.yaml"),
+            "--outputs",
+            str(ws / "out"),
+            "--workers",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = next((ws / "out" / "cache" / "register").glob("*/registered.json"))
+    return dict(json.loads(record.read_text()))
+
+
+def test_baseline_reproduces_the_notebook(nyc_run: dict[str, Any]) -> None:
+    """Check that the notebook's model, retrained here, scores what the data scientists reported."""
+    test = nyc_run["candidates"]["baseline_rf"]["test"]
+    assert test["accuracy"] == pytest.approx(0.605, abs=0.03)
+    assert test["roc_auc_ovr"] == pytest.approx(0.818, abs=0.02)
+
+
+def test_selected_model_beats_the_baseline(nyc_run: dict[str, Any]) -> None:
+    """Check the selected model on unseen rows against the notebook's 0.605 / 0.536 / 0.818.
+
+    These floors are what the pipeline reaches today (0.686 / 0.606 / 0.872 measured);
+    the issue's targets (0.70 / 0.63 / 0.885) are not yet met, see the README.
+    """
+    test = nyc_run["metrics"]["test"]
+    assert test["accuracy"] >= 0.67
+    assert test["macro_f1"] >= 0.59
+    assert test["roc_auc_ovr"] >= 0.86
+    assert nyc_run["selected"] != "baseline_rf"
