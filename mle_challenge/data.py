@@ -242,7 +242,7 @@ def _first_reasons(checks: list[tuple[str, pd.Series]], index: pd.Index) -> pd.S
 
 
 def _missing_or_bad(raw: pd.Series, parsed: pd.Series, name: str) -> list[tuple[str, pd.Series]]:
-    missing = raw.isna() if raw is not None else parsed.isna()
+    missing = raw.isna()
     return [(f"missing {name}", missing), (f"unparseable {name}", parsed.isna() & ~missing)]
 
 

@@ -6,13 +6,13 @@ fsspec does the transport; this module turns its many failure modes into one
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from mle_challenge.config import get_settings
 from mle_challenge.errors import SourceError
 
 REMOTE_SCHEMES = ("http://", "https://", "s3://")
@@ -26,7 +26,7 @@ def is_remote(source: str) -> bool:
 def storage_options(source: str) -> dict[str, Any] | None:
     """fsspec options for ``source``: the S3 endpoint for S3-compatible stores."""
     if source.startswith("s3://"):
-        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        endpoint = get_settings().s3_endpoint_url
         return {"client_kwargs": {"endpoint_url": endpoint}} if endpoint else {}
     if source.startswith(("http://", "https://")):
         return {}
