@@ -25,9 +25,6 @@ class Settings(BaseSettings):
     data_dir: Path | None = Field(
         default=None, description="Folder holding the real NYC data (tests and benchmarks only)."
     )
-    outputs_dir: Path = Field(
-        default=Path("outputs"), description="Where pipeline artifacts are written."
-    )
     s3_endpoint_url: str | None = Field(
         default=None,
         validation_alias="AWS_ENDPOINT_URL",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -12,8 +11,9 @@ NYC = "nyc-2021-12"
 
 
 def _data_dir() -> Path | None:
-    value = os.environ.get("MLE_DATA_DIR")
-    return Path(value) if value else None
+    from mle_challenge.config import Settings
+
+    return Settings().data_dir  # a fresh read: tests may set MLE_DATA_DIR late
 
 
 @pytest.fixture(scope="session")
