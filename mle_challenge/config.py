@@ -30,6 +30,22 @@ class Settings(BaseSettings):
         validation_alias="AWS_ENDPOINT_URL",
         description="Endpoint of an S3-compatible store; unset means AWS itself.",
     )
+    model_tag: str | None = Field(
+        default=None,
+        description="Model the service serves (name:version). Unset: the model a bento was "
+        "built with, else the newest registered model.",
+    )
+    serve_workers: int | Literal["cpu_count"] = Field(
+        default="cpu_count", description="Service worker processes, each with its own model."
+    )
+    access_log: bool = Field(
+        default=False,
+        description="Log every request. Off by default: it costs about a fifth of throughput.",
+    )
+    max_batch: int = Field(default=1000, ge=1, description="Most listings per /classify_batch.")
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1024, description="Largest request body the service accepts."
+    )
 
 
 @lru_cache(maxsize=1)

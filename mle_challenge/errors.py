@@ -15,3 +15,11 @@ class DataValidationError(MleError):
 
 class ConfigError(MleError):
     """A parameter file or setting is invalid."""
+
+
+class RegistryError(MleError):
+    """A model or bento is missing from the store, or the store cannot be used."""
+
+
+class BuildError(MleError):
+    """Building a bento or a container image failed."""

@@ -7,6 +7,7 @@ pipeline, so training and serving cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,9 @@ BASELINE_ROOM_TYPES = ("Shared room", "Private room", "Entire home/apt", "Hotel 
 _CENTRE = (40.7549, -73.9840)  # Midtown Manhattan: the city's price peak
 _LON_SCALE = 0.76  # cos(40.7°): makes a degree of longitude as long as one of latitude
 _ANGLES = (15, 30, 45, 60, 75)  # rotated axes let axis-aligned trees cut diagonal borders
+_COS = tuple(float(np.cos(np.radians(a))) for a in _ANGLES)
+_SIN = tuple(float(np.sin(np.radians(a))) for a in _ANGLES)
+_NUMERIC_AT = {name: i for i, name in enumerate(NUMERIC)}
 
 
 def to_model_input(clean: pd.DataFrame) -> pd.DataFrame:
@@ -76,22 +80,35 @@ class ListingFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
-        positions = [
-            pd.Index(self.categories_[c]).get_indexer(X[c].astype(str)) for c in CATEGORICAL
-        ]
-        codes = [np.where(p < 0, np.nan, p.astype(float)) for p in positions]
-        num = X.loc[:, list(NUMERIC)].to_numpy(dtype=float)
-        lat = X["latitude"].to_numpy(dtype=float) - _CENTRE[0]
-        lon = (X["longitude"].to_numpy(dtype=float) - _CENTRE[1]) * _LON_SCALE
-        rotated = [lat * np.cos(np.radians(a)) + lon * np.sin(np.radians(a)) for a in _ANGLES]
-        guests = X["accommodates"].to_numpy(dtype=float)
-        bedrooms = np.maximum(X["bedrooms"].to_numpy(dtype=float), 1.0)
+        return self.encode({c: X[c].to_numpy() for c in API_FEATURES})
+
+    def encode(self, columns: Mapping[str, Any]) -> np.ndarray:
+        """The feature matrix from API-named column arrays (the one definition of the encoding).
+
+        ``transform`` feeds it DataFrame columns; the service feeds it request fields directly,
+        skipping pandas, which costs more than the model on a single row.
+        """
+        codes = [self._codes(c, np.asarray(columns[c], dtype=object)) for c in CATEGORICAL]
+        num = np.column_stack([np.asarray(columns[c], dtype=float) for c in NUMERIC])
+        lat = num[:, _NUMERIC_AT["latitude"]] - _CENTRE[0]
+        lon = (num[:, _NUMERIC_AT["longitude"]] - _CENTRE[1]) * _LON_SCALE
+        rotated = [lat * _COS[i] + lon * _SIN[i] for i in range(len(_ANGLES))]
+        guests = num[:, _NUMERIC_AT["accommodates"]]
+        bedrooms = np.maximum(num[:, _NUMERIC_AT["bedrooms"]], 1.0)
         ratios = [
             guests / bedrooms,
-            X["beds"].to_numpy(dtype=float) / np.maximum(guests, 1.0),
-            X["bathrooms"].to_numpy(dtype=float) / bedrooms,
+            num[:, _NUMERIC_AT["beds"]] / np.maximum(guests, 1.0),
+            num[:, _NUMERIC_AT["bathrooms"]] / bedrooms,
         ]
         return np.column_stack([*codes, num, np.hypot(lat, lon), *rotated, *ratios])
+
+    def _codes(self, column: str, values: np.ndarray) -> np.ndarray:
+        vocabulary = self.categories_[column]
+        if len(values) > 64:  # pandas' hash join wins on large inputs, a dict on small ones
+            found = pd.Index(vocabulary).get_indexer(values.astype(str))
+            return np.where(found < 0, np.nan, found.astype(float))
+        position = {name: float(i) for i, name in enumerate(vocabulary)}
+        return np.array([position.get(str(v), np.nan) for v in values], dtype=float)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return self.feature_names_out_
@@ -116,3 +133,16 @@ class BaselineFeatures(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.array(BASELINE_FEATURES)
+
+
+def input_categories(model: Any) -> dict[str, list[str]]:
+    """The room types and neighbourhoods a fitted pipeline knows, for the API's enums."""
+    features = model.steps[0][1] if hasattr(model, "steps") else model
+    if isinstance(features, ListingFeatures):
+        return {c: list(features.categories_[c]) for c in CATEGORICAL}
+    if isinstance(features, BaselineFeatures):
+        return {
+            "room_type": sorted(BASELINE_ROOM_TYPES),
+            "neighbourhood": sorted(BASELINE_NEIGHBOURHOODS),
+        }
+    raise TypeError(f"cannot tell the input categories of {type(features).__name__}")

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from mle_challenge import CATEGORIES, __version__
-from mle_challenge.features import API_FEATURES
+from mle_challenge.errors import RegistryError
+from mle_challenge.features import API_FEATURES, input_categories
 
 MODEL_NAME = "price_classifier"
 
@@ -98,8 +99,46 @@ def register_model(
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "libraries": library_versions(),
             "feature_schema": list(API_FEATURES),
+            "categories": input_categories(model),
             "classes": list(CATEGORIES),
             "report": report_path,
         },
     )
     return str(saved.tag)
+
+
+def resolve_tag(tag: str | None = None, name: str = MODEL_NAME) -> str:
+    """The exact ``name:version`` of ``tag``; no tag (or ``name:latest``) means the newest.
+
+    Raises :class:`RegistryError` naming what was asked for and how to list what exists.
+    """
+    import bentoml
+    from bentoml.exceptions import BentoMLException, NotFound
+
+    wanted = tag or f"{name}:latest"
+    try:
+        return str(bentoml.models.get(wanted).tag)
+    except NotFound as exc:
+        raise RegistryError(
+            f"no model {wanted} in the BentoML store ({bentoml_home()}): train one with "
+            "`make run`, or list what exists with `bentoml models list`."
+        ) from exc
+    except BentoMLException as exc:  # malformed tags
+        raise RegistryError(f"invalid model tag {wanted!r}: {exc}") from exc
+
+
+def model_categories(tag: str) -> dict[str, list[str]]:
+    """Input categories of a registered model, from its metadata (without unpickling it)."""
+    import bentoml
+
+    stored = bentoml.models.get(tag)
+    categories: Any = stored.info.metadata.get("categories")
+    if isinstance(categories, dict):
+        return {str(k): [str(x) for x in v] for k, v in categories.items()}
+    return input_categories(bentoml.sklearn.load_model(stored))  # registered before we saved them
+
+
+def bentoml_home() -> str:
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    return str(BentoMLContainer.bentoml_home.get())

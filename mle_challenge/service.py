@@ -1,0 +1,107 @@
+"""The prediction service (BentoML 1.4): ``POST /classify``, ``POST /classify_batch``,
+``GET /model``, plus BentoML's ``/livez``, ``/readyz``, ``/metrics``, ``/docs.json`` and the
+Swagger UI at ``/``.
+
+Serve it with ``bentoml serve mle_challenge.service:PriceClassifier`` (the model in
+``MLE_MODEL_TAG``, else the newest registered), or build it into a bento with
+``make build-bento``, which pins the model tag.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import bentoml
+from fastapi import FastAPI, HTTPException
+from pydantic import Field, TypeAdapter
+
+from mle_challenge.config import get_settings
+from mle_challenge.predict import Predictor
+from mle_challenge.registry import model_categories
+from mle_challenge.schema import Classification, ModelInfo, listing_model
+from mle_challenge.serving import RequestGuard, fix_timeout_middleware_leak, served_model_tag
+
+# The request schema's enums are the served model's categories, so the model has to be known
+# when the class is defined: only its tag and metadata are read here, never the model itself.
+_settings = get_settings()
+MODEL_TAG = served_model_tag(_settings.model_tag)
+Listing = listing_model(model_categories(MODEL_TAG))
+MAX_BATCH = _settings.max_batch
+Batch = Annotated[list[Listing], Field(min_length=1, max_length=MAX_BATCH)]  # type: ignore[valid-type]
+
+fix_timeout_middleware_leak()
+
+# One worker process serves one request at a time on its event loop; the model holds the GIL
+# either way, so threads would add switching, not throughput.
+_predictor: Predictor | None = None
+
+
+_model_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+
+@_model_app.get("/model", response_model=ModelInfo, tags=["Service APIs"])
+def model_info() -> Any:
+    """The served model's tag, creation time, metrics and data fingerprint."""
+    if _predictor is None:
+        raise HTTPException(status_code=503, detail="model not loaded yet")
+    return _predictor.summary()
+
+
+@bentoml.asgi_app(_model_app, path="/")
+@bentoml.service(
+    name="price_classifier_service",
+    workers=_settings.serve_workers,
+    traffic={"timeout": 30},
+    logging={"access": {"enabled": _settings.access_log}},
+    labels={"project": "mle-challenge"},
+)
+class PriceClassifier:
+    """Price category of a New York City Airbnb listing: Low, Mid, High or Lux."""
+
+    model_ref = bentoml.models.BentoModel(MODEL_TAG)
+
+    def __init__(self) -> None:
+        global _predictor
+        self.predictor = Predictor.load(self.model_ref)
+        _predictor = self.predictor
+
+    def __is_ready__(self) -> bool:
+        return getattr(self, "predictor", None) is not None
+
+    def _answer(self, listings: list[Any]) -> list[Classification]:
+        predictions = self.predictor.predict_records([x.model_input() for x in listings])
+        classes = self.predictor.classes
+        return [
+            Classification(
+                id=listing.id,
+                price_category=label,
+                probabilities=dict(zip(classes, (round(float(p), 6) for p in row), strict=True)),
+                model=self.predictor.tag,
+            )
+            for listing, label, row in zip(
+                listings, predictions.labels, predictions.probabilities, strict=True
+            )
+        ]
+
+    @bentoml.api(route="/classify")
+    async def classify(self, listing: Listing, /) -> Classification:  # type: ignore[valid-type]
+        """Classify one listing. Unknown fields, values outside NYC and categories the model
+        was not trained on are refused with a 400 naming the field."""
+        return self._answer([listing])[0]
+
+    @bentoml.api(route="/classify_batch")
+    def classify_batch(
+        self,
+        listings: Batch,
+        /,
+    ) -> list[Classification]:
+        """Classify up to ``MLE_MAX_BATCH`` (default 1000) listings; answers keep their order.
+        An invalid listing fails the whole call with a 400 naming its index and field."""
+        return self._answer(listings)
+
+
+PriceClassifier.add_asgi_middleware(  # type: ignore[attr-defined]
+    RequestGuard,
+    schemas={"/classify": TypeAdapter(Listing), "/classify_batch": TypeAdapter(Batch)},
+    max_bytes=_settings.max_body_bytes,
+)
