@@ -15,6 +15,15 @@ SYNTH_ROWS  ?= 6000
 SYNTH_SEED  ?= 0
 PARAMS      ?= params.yaml
 WORKERS     ?= 2
+# Serving and containers: empty MODEL_TAG/BENTO_TAG mean the newest one.
+MODEL_TAG   ?=
+BENTO_TAG   ?=
+PORT        ?= 3000
+BASE_IMAGE  ?=
+LOCAL_BASE  := mle-challenge-base:bookworm-py3.11
+# Extra CA certificates (PEM) for builds behind a TLS-intercepting proxy.
+CA_BUNDLE   ?=
+export CA_BUNDLE
 
 .PHONY: help
 help: ## List the targets
@@ -52,6 +61,39 @@ pipeline: $(STAMP) ## Run the training pipeline on LISTINGS=path-or-URL
 .PHONY: bench-pipeline
 bench-pipeline: $(STAMP) ## Print cold and no-change re-run times of the pipeline on the NYC data
 	$(PY) -m mle_challenge.bench pipeline --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz --params $(PARAMS) --workers $(WORKERS)
+
+.PHONY: serve
+serve: $(STAMP) ## Serve MODEL_TAG (default: newest) on 127.0.0.1:$(PORT) from source
+	MLE_MODEL_TAG=$(MODEL_TAG) $(BIN)/bentoml serve mle_challenge.service:PriceClassifier --host 127.0.0.1 --port $(PORT)
+
+.PHONY: build-bento
+build-bento: $(STAMP) ## Build a bento serving exactly MODEL_TAG=name:version (default: newest)
+	$(BIN)/mle-challenge bento build $(if $(MODEL_TAG),--model $(MODEL_TAG))
+
+.PHONY: docker-engine
+docker-engine: ## Install docker.io and start dockerd where no engine answers
+	@bash mle_challenge/container/docker-engine.sh
+
+.PHONY: base-image
+base-image: docker-engine ## Build $(LOCAL_BASE) (bookworm + Python 3.11) via debootstrap, no registry
+	bash mle_challenge/container/base-image.sh $(LOCAL_BASE)
+
+.PHONY: build-docker
+build-docker: $(STAMP) docker-engine ## Containerize BENTO_TAG (default: newest) [BASE_IMAGE=] [CA_BUNDLE=]
+	$(BIN)/mle-challenge bento containerize $(BENTO_TAG) $(if $(BASE_IMAGE),--base-image $(BASE_IMAGE)) $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE))
+
+.PHONY: run-docker
+run-docker: docker-engine ## Run image BENTO_TAG on 127.0.0.1:$(PORT)
+	@test -n "$(BENTO_TAG)" || { echo "usage: make run-docker BENTO_TAG=price_classifier_service:<version> [PORT=3000]"; exit 2; }
+	docker run --rm -p 127.0.0.1:$(PORT):3000 $(BENTO_TAG)
+
+.PHONY: docs
+docs: $(STAMP) ## Regenerate docs/openapi.yaml from the service (needs a registered model)
+	MLE_MODEL_TAG=$(MODEL_TAG) $(BIN)/mle-challenge openapi --output docs/openapi.yaml
+
+.PHONY: bench-serve
+bench-serve: $(STAMP) ## Serve the bento under wrk at concurrency 1 and 8 beside the baseline and a bare floor
+	$(PY) -m mle_challenge.bench serve --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz $(if $(BENTO_TAG),--bento $(BENTO_TAG))
 
 .PHONY: test
 test: $(STAMP) ## Run the whole test suite

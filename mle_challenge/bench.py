@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -57,3 +61,302 @@ def pipeline(listings: str, params: str, workers: int) -> None:
 
 if __name__ == "__main__":
     bench()
+
+
+# --- serving ---------------------------------------------------------------------------------
+
+_WRK_SCRIPT = """
+local bodies = {%s}
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  i = i %% #bodies + 1
+  return wrk.format(nil, "/classify", nil, bodies[i])
+end
+"""
+
+
+def floor_app() -> Any:
+    """The floor: a bare Starlette endpoint doing only /classify's JSON validation."""
+    import json as json_
+
+    from pydantic import TypeAdapter
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from mle_challenge.schema import listing_model
+
+    adapter = TypeAdapter(listing_model(json_.loads(os.environ["MLE_FLOOR_CATEGORIES"])))
+
+    async def classify(request: Request) -> Response:
+        listing = adapter.validate_json(await request.body())
+        return JSONResponse({"id": listing.id, "price_category": "Mid"})
+
+    return Starlette(routes=[Route("/classify", classify, methods=["POST"])])
+
+
+def _wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
+    threads = min(connections, 2)
+    subprocess.run(  # warm-up: first requests load lazily imported code
+        ["wrk", f"-t{threads}", f"-c{connections}", "-d2s", "-s", str(script), url],
+        capture_output=True,
+        check=True,
+    )
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    out = subprocess.run(
+        [*command, "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
+    for pct in ("50", "99"):
+        value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        figures[f"p{pct}"] = float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    figures["errors"] = float(errors.group(1)) if errors else 0.0
+    return figures
+
+
+def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], path: str = "/readyz") -> None:
+    import requests
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise click.ClickException(f"server for {url} exited with {process.returncode}")
+        try:
+            if requests.get(url + path, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise click.ClickException(f"{url} did not become ready in 120 s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    import signal
+
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _worker_rss_mb(process: subprocess.Popen[bytes]) -> list[float]:
+    import psutil
+
+    children = psutil.Process(process.pid).children(recursive=True)
+    workers = [c for c in children if "_bentoml_impl.worker" in " ".join(c.cmdline())]
+    return [w.memory_info().rss / 1e6 for w in workers]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _dir_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+@bench.command("serve")
+@click.option("--listings", required=True, help="Raw listings to train on (the NYC file).")
+@click.option("--params", default="params.yaml", show_default=True)
+@click.option("--home", default="outputs/bench", show_default=True, help="Store and outputs.")
+@click.option("--seconds", default=10, show_default=True, help="Length of each wrk run.")
+@click.option("--image/--no-image", default=True, help="Also build the image, for its size.")
+def serve(listings: str, params: str, home: str, seconds: int, image: bool) -> None:
+    """Requests/s and p50/p99 at concurrency 1 and 8 for the bento, the data scientists' model
+    behind the same /classify, and a bare Starlette floor; worker memory, bento and image size."""
+    if shutil.which("wrk") is None:
+        raise click.ClickException("wrk is not installed: apt-get install wrk (.ci/run does)")
+    root = Path(home).resolve()
+    # Before anything imports bentoml: the bench has a store of its own.
+    os.environ["BENTOML_HOME"] = str(root / "bentoml")
+    os.environ["BENTOML_DO_NOT_TRACK"] = "True"
+    import pandas as pd
+
+    from mle_challenge.bento import build_bento
+    from mle_challenge.data import load_clean
+    from mle_challenge.features import to_model_input
+    from mle_challenge.registry import model_categories, register_model
+    from mle_challenge.runner import run_training
+    from mle_challenge.train import fit_candidate
+
+    click.echo(f"training on {listings} (cached in {root}) ...")
+    outcome = run_training(listings, params, str(root / "pipeline"), workers=2)
+    if not outcome.ok:
+        raise click.ClickException(outcome.summary)
+    click.echo(outcome.table)
+    ours = outcome.table.strip().splitlines()[-1].split()[-1]
+    clean = load_clean(listings).table
+    rows = to_model_input(clean).assign(id=clean["id"].to_numpy())
+    # The notebook's model exactly as they ran it (n_jobs=4), behind the same contract.
+    spec = {
+        "kind": "baseline_random_forest",
+        "params": {"n_estimators": 500, "n_jobs": 4, "random_state": 0},
+    }
+    baseline = register_model(
+        fit_candidate(spec, rows, clean["category"]),
+        fingerprint="bench-notebook-rf",
+        candidate="notebook_rf",
+        metrics={
+            "test": {"accuracy": 0, "macro_f1": 0, "roc_auc_ovr": 0, "rows": 0},
+            "validation": {"accuracy": 0, "macro_f1": 0, "roc_auc_ovr": 0},
+        },
+        params=spec,
+        data_fingerprint="bench",
+        report_path="none",
+    )
+    bento_tag = build_bento(ours)
+    sample = rows.sample(300, random_state=0)
+    bodies = []
+    for record in sample.to_dict("records"):
+        body: dict[str, Any] = {k: (None if pd.isna(v) else v) for k, v in record.items()}
+        for key in ("id", "accommodates", "tv", "elevator", "internet"):
+            body[key] = int(record[key])
+        bodies.append(json.dumps(body))
+    script = root / "classify.lua"
+    script.write_text(_WRK_SCRIPT % ",".join(f"[[{b}]]" for b in bodies))
+
+    bentoml_bin = str(Path(sys.executable).parent / "bentoml")
+    env = dict(os.environ)
+    targets = {
+        f"bento {bento_tag}": [bentoml_bin, "serve", bento_tag],
+        "data scientists' RF": [bentoml_bin, "serve", "mle_challenge.service:PriceClassifier"],
+        "bare Starlette floor": [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "mle_challenge.bench:floor_app",
+            "--workers",
+            str(os.cpu_count() or 1),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+    }
+    results: dict[str, dict[str, Any]] = {}
+    for name, command in targets.items():
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        run_env = env | {
+            "MLE_MODEL_TAG": baseline if "RF" in name else ours,
+            "MLE_FLOOR_CATEGORIES": json.dumps(model_categories(ours)),
+        }
+        process = _start(
+            [*command, "--host", "127.0.0.1", "--port", str(port)],
+            run_env,
+            root / f"serve-{port}.log",
+        )
+        try:
+            _wait(url, process, "/classify" if "floor" in name else "/readyz")
+            figures: dict[str, Any] = {
+                "c1": _wrk(f"{url}/classify", script, 1, seconds),
+                "c8": _wrk(f"{url}/classify", script, 8, seconds),
+            }
+            if "floor" not in name:
+                figures["rss"] = _worker_rss_mb(process)
+            if name.startswith("bento"):
+                figures["same answers"] = _same_answers(url, ours, bodies, sample)
+            results[name] = figures
+        finally:
+            _stop(process)
+
+    import bentoml
+
+    bento = bentoml.bentos.get(bento_tag)
+    model = bentoml.models.get(ours)
+    click.echo(f"\nserving /classify, wrk {seconds} s per run, {os.cpu_count()} cores")
+    click.echo(
+        f"{'target':<46} {'c=1 req/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
+        f" {'c=8 req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'worker RSS MB':>14}"
+    )
+    for name, f in results.items():
+        rss = ", ".join(f"{r:.0f}" for r in f.get("rss", [])) or "-"
+        click.echo(
+            f"{name:<46} {f['c1']['rps']:>9.0f} {f['c1']['p50']:>7.2f} {f['c1']['p99']:>7.2f}"
+            f" {f['c8']['rps']:>9.0f} {f['c8']['p50']:>7.2f} {f['c8']['p99']:>7.2f} {rss:>14}"
+        )
+    ours_result = results[f"bento {bento_tag}"]
+    floor = results["bare Starlette floor"]
+    click.echo(
+        f"\nbento / floor at c=8: {ours_result['c8']['rps'] / floor['c8']['rps']:.2f} (goal: 0.50)"
+    )
+    click.echo(f"answers identical to the model's predict: {ours_result['same answers']}")
+    click.echo(
+        f"bento size: {_dir_mb(Path(bento.path)):.1f} MB + model {_dir_mb(Path(model.path)):.1f} MB"
+    )
+    if image:
+        _image_report(bento_tag)
+
+
+def _same_answers(url: str, tag: str, bodies: list[str], sample: Any) -> str:
+    """How many of the service's answers equal the registered pipeline's own predict."""
+    import requests
+
+    from mle_challenge.features import API_FEATURES
+    from mle_challenge.predict import Predictor
+
+    listings = [json.loads(b) for b in bodies]
+    answers = requests.post(f"{url}/classify_batch", json=listings, timeout=60).json()
+    singles = [requests.post(f"{url}/classify", json=x, timeout=10).json() for x in listings]
+    expected = Predictor.load(tag).pipeline.predict(sample.loc[:, list(API_FEATURES)])
+    same = sum(
+        a["price_category"] == s["price_category"] == e
+        for a, s, e in zip(answers, singles, expected, strict=True)
+    )
+    return f"{same}/{len(expected)} (batch and single)"
+
+
+def _image_report(bento_tag: str) -> None:
+    from mle_challenge.bento import (
+        LOCAL_BASE_IMAGE,
+        containerize,
+        docker_available,
+        image_exists,
+        image_size_bytes,
+    )
+
+    reason = docker_available()
+    if reason is not None:
+        click.echo(f"image: not built ({reason})")
+        return
+    base = LOCAL_BASE_IMAGE if image_exists(LOCAL_BASE_IMAGE) else None
+    bundle = os.environ.get("CA_BUNDLE")
+    built = containerize(bento_tag, base_image=base, ca_bundle=Path(bundle) if bundle else None)
+    click.echo(
+        f"image {built}: {image_size_bytes(built) / 1e6:.0f} MB (base {base or 'python:3.11-slim'})"
+    )
+    largest = subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--entrypoint",
+            "sh",
+            built,
+            "-c",
+            "du -sm /app/.venv/lib/python3.11/site-packages/* | sort -rn | head -6",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout
+    click.echo("largest installed packages (MB):\n" + largest)

@@ -101,6 +101,57 @@ def train_command(
     click.echo(outcome.table)
 
 
+@cli.group()
+def bento() -> None:
+    """Build the service into a bento, and a bento into a container image."""
+
+
+@bento.command("build")
+@click.option("--model", "model_tag", default=None, help="name:version (default: the newest).")
+def bento_build(model_tag: str | None) -> None:
+    """Build a bento that serves exactly one model; prints the bento tag last."""
+    from mle_challenge.bento import build_bento
+
+    click.echo(build_bento(model_tag or None))
+
+
+@bento.command("containerize")
+@click.argument("bento_tag", required=False)
+@click.option("--base-image", default=None, help="Base image (default: python:3.11-slim).")
+@click.option(
+    "--ca-bundle",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Extra CA certificates (PEM) that pip, uv and apt in the build must trust.",
+)
+def bento_containerize(
+    bento_tag: str | None, base_image: str | None, ca_bundle: Path | None
+) -> None:
+    """Build a Docker image of BENTO_TAG (default: the newest bento); prints the image tag
+    last, which is the bento's tag."""
+    from mle_challenge.bento import containerize, image_size_bytes
+
+    image = containerize(bento_tag or None, base_image=base_image or None, ca_bundle=ca_bundle)
+    click.echo(f"image size: {image_size_bytes(image) / 1e6:.0f} MB")
+    click.echo(image)
+
+
+@cli.command("openapi")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("docs/openapi.yaml"),
+    show_default=True,
+)
+def openapi_command(output: Path) -> None:
+    """Write the service's OpenAPI document (as served at /docs.json) as YAML."""
+    from mle_challenge.docs import openapi_yaml
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(openapi_yaml())
+    click.echo(f"wrote {output}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     try:

@@ -1,13 +1,40 @@
-"""Shared fixtures: the real data location and small synthetic listings."""
+"""Shared fixtures: the real data location, small synthetic listings, a registered model and a
+live service. The whole session uses its own BENTOML_HOME, never the user's store."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
+import requests
 
 NYC = "nyc-2021-12"
+ROOT = Path(__file__).resolve().parent.parent
+_SESSION_HOME: str | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Before anything imports bentoml: it reads BENTOML_HOME once.
+    global _SESSION_HOME
+    _SESSION_HOME = tempfile.mkdtemp(prefix="mle-test-bentoml-")
+    os.environ["BENTOML_HOME"] = _SESSION_HOME
+    os.environ["BENTOML_DO_NOT_TRACK"] = "True"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _SESSION_HOME:
+        shutil.rmtree(_SESSION_HOME, ignore_errors=True)
 
 
 def _data_dir() -> Path | None:
@@ -45,3 +72,129 @@ def synthetic_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("synth") / "listings.csv.gz"
     generate_listings(1500, seed=3).to_csv(path, index=False)
     return path
+
+
+@dataclass(frozen=True)
+class Registered:
+    tag: str  # gradient boosting: the model the service serves
+    baseline_tag: str  # the notebook's random forest: no fast path
+    rows: pd.DataFrame  # API-shaped rows the models never saw, with an ``id`` column
+
+
+def _fit_and_register(spec: dict[str, Any], X: pd.DataFrame, y: pd.Series, name: str) -> str:
+    from mle_challenge.registry import register_model
+    from mle_challenge.train import fit_candidate
+
+    model = fit_candidate(spec, X, y)
+    scores = {"accuracy": 0.5, "macro_f1": 0.5, "roc_auc_ovr": 0.5}
+    return register_model(
+        model,
+        fingerprint=f"test-{name}",
+        candidate=name,
+        metrics={"test": {**scores, "rows": len(X)}, "validation": scores},
+        params=spec,
+        data_fingerprint="synthetic",
+        report_path="none",
+    )
+
+
+@pytest.fixture(scope="session")
+def registered() -> Registered:
+    """Two small models trained on synthetic listings, registered in the session's store."""
+    from mle_challenge.data import clean_listings
+    from mle_challenge.features import to_model_input
+    from mle_challenge.synthetic import generate_listings
+
+    raw = generate_listings(3000, seed=5).astype(str).replace("", None)
+    clean = clean_listings(raw).table
+    train, held_out = clean.iloc[:2400], clean.iloc[2400:]
+    X, y = to_model_input(train), train["category"]
+    tag = _fit_and_register(
+        {"kind": "hist_gradient_boosting", "params": {"max_iter": 60, "random_state": 0}},
+        X,
+        y,
+        "hist_gb",
+    )
+    baseline = _fit_and_register(
+        {"kind": "baseline_random_forest", "params": {"n_estimators": 20, "random_state": 0}},
+        X,
+        y,
+        "baseline_rf",
+    )
+    rows = to_model_input(held_out).assign(id=held_out["id"].to_numpy())
+    return Registered(tag=tag, baseline_tag=baseline, rows=rows)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes] | None, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before it was ready")
+        try:
+            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} not ready after {timeout:.0f} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server started in its own process group, children included."""
+    import signal
+
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_service(registered: Registered, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``bentoml serve`` of the service from source on a free loopback port; its base URL."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = {**os.environ, "MLE_MODEL_TAG": registered.tag, "MLE_SERVE_WORKERS": "1"}
+    command = [
+        str(Path(sys.executable).parent / "bentoml"),
+        "serve",
+        "mle_challenge.service:PriceClassifier",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process)
+    except RuntimeError as exc:
+        stop(process)
+        pytest.fail(f"{exc}; log:\n{log.read_text()[-3000:]}")
+    yield url
+    stop(process)
+
+
+@pytest.fixture(scope="session")
+def service_module(registered: Registered) -> Any:
+    """``mle_challenge.service`` imported in-process, serving the session's model."""
+    from mle_challenge.config import get_settings
+
+    os.environ["MLE_MODEL_TAG"] = registered.tag
+    get_settings.cache_clear()
+    import mle_challenge.service as service
+
+    assert registered.tag == service.MODEL_TAG
+    return service

@@ -1,0 +1,130 @@
+"""The service under a real `bentoml serve` on a free loopback port: answers, errors, health,
+metrics, the OpenAPI document and the Swagger UI in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from mle_challenge.schema import EXAMPLE_LISTING
+
+pytestmark = [pytest.mark.e2e, pytest.mark.service]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _post(url: str, body: Any) -> requests.Response:
+    return requests.post(url, json=body, timeout=10)
+
+
+def test_live_answers_match_in_process(live_service: str, service_module: Any) -> None:
+    service = service_module.PriceClassifier()
+    listing = service_module.Listing.model_validate(EXAMPLE_LISTING)
+    expected = service._answer([listing])[0].model_dump(mode="json")
+    assert _post(f"{live_service}/classify", EXAMPLE_LISTING).json() == expected
+
+
+def test_concurrent_requests_all_answer(live_service: str) -> None:
+    bodies = [EXAMPLE_LISTING | {"id": i, "accommodates": 1 + i % 8} for i in range(64)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda b: _post(f"{live_service}/classify", b), bodies))
+    assert all(a.status_code == 200 for a in answers)
+    assert [a.json()["id"] for a in answers] == list(range(64))
+
+
+def test_errors_over_http(live_service: str) -> None:
+    bad = _post(f"{live_service}/classify", EXAMPLE_LISTING | {"latitude": "north"})
+    assert bad.status_code == 400 and "latitude" in bad.json()["error"]
+    plain = requests.post(f"{live_service}/classify", data="id=1", timeout=10)
+    assert plain.status_code == 415
+    huge = requests.post(
+        f"{live_service}/classify",
+        data=b"[" + b" " * 3_000_000 + b"]",
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
+    assert huge.status_code == 413
+    assert requests.get(f"{live_service}/nowhere", timeout=10).status_code == 404
+
+
+def test_health_and_metrics(live_service: str) -> None:
+    assert requests.get(f"{live_service}/livez", timeout=10).status_code == 200
+    assert requests.get(f"{live_service}/readyz", timeout=10).status_code == 200
+    _post(f"{live_service}/classify", EXAMPLE_LISTING)
+    metrics = requests.get(f"{live_service}/metrics", timeout=10)
+    assert metrics.status_code == 200
+    assert 'bentoml_service_request_total{endpoint="/classify"' in metrics.text
+
+
+def test_openapi_document_is_current(live_service: str) -> None:
+    live = requests.get(f"{live_service}/docs.json", timeout=10).json()
+    committed = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())
+    assert committed == live, "docs/openapi.yaml is stale: run `make docs` and commit it"
+    assert {"/classify", "/classify_batch", "/model", "/livez", "/readyz"} <= set(live["paths"])
+
+
+def _chromium() -> Any:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if browser is None or driver is None:
+        pytest.skip(
+            "Debian's chromium and chromium-driver are not installed (.ci/run installs them)"
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,2000",
+        f"--user-data-dir={tempfile.mkdtemp(prefix='mle-chromium-')}",
+    ):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(executable_path=driver), options=options)
+
+
+def test_swagger_ui_try_it_out(live_service: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser = _chromium()
+    try:
+        browser.get(f"{live_service}/")
+        wait = WebDriverWait(browser, 30)
+        operation = wait.until(
+            ready.element_to_be_clickable(
+                (By.CSS_SELECTOR, "#operations-Service_APIs-price_classifier_service__classify")
+            )
+        )
+        operation.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+        wait.until(lambda _: operation.find_elements(By.CSS_SELECTOR, ".try-out__btn"))
+        operation.find_element(By.CSS_SELECTOR, ".try-out__btn").click()
+        wait.until(lambda _: operation.find_elements(By.CSS_SELECTOR, "button.execute"))
+        # The request body is pre-filled from the schema's example: the challenge's listing.
+        operation.find_element(By.CSS_SELECTOR, "button.execute").click()
+
+        def response_body(_: Any) -> Any:
+            bodies = operation.find_elements(By.CSS_SELECTOR, ".live-responses-table .microlight")
+            return next((b for b in bodies if "price_category" in b.text), False)
+
+        result = wait.until(response_body)
+        answer = json.loads(result.text)
+        assert answer["id"] == EXAMPLE_LISTING["id"]
+        assert answer["price_category"] in {"Low", "Mid", "High", "Lux"}
+    finally:
+        browser.quit()
