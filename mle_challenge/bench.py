@@ -59,10 +59,6 @@ def pipeline(listings: str, params: str, workers: int) -> None:
             click.echo(f"{label:<18} {seconds:>8.1f}")
 
 
-if __name__ == "__main__":
-    bench()
-
-
 # --- serving ---------------------------------------------------------------------------------
 
 _WRK_SCRIPT = """
@@ -204,7 +200,8 @@ def serve(listings: str, params: str, home: str, seconds: int, image: bool) -> N
     if not outcome.ok:
         raise click.ClickException(outcome.summary)
     click.echo(outcome.table)
-    ours = outcome.table.strip().splitlines()[-1].split()[-1]
+    assert outcome.tag is not None
+    ours = outcome.tag
     clean = load_clean(listings).table
     rows = to_model_input(clean).assign(id=clean["id"].to_numpy())
     # The notebook's model exactly as they ran it (n_jobs=4), behind the same contract.
@@ -360,3 +357,7 @@ def _image_report(bento_tag: str) -> None:
         text=True,
     ).stdout
     click.echo("largest installed packages (MB):\n" + largest)
+
+
+if __name__ == "__main__":
+    bench()

@@ -21,6 +21,7 @@ class TrainingOutcome:
     ok: bool
     summary: str
     table: str
+    tag: str | None = None  # the registered model, when the run succeeded
 
 
 def run_training(
@@ -41,7 +42,11 @@ def run_training(
         [task], workers=workers, detailed_summary=True, log_level="WARNING", **scheduler
     )
     ok = result.status in _OK
-    return TrainingOutcome(ok=ok, summary=result.summary_text, table=_table(task) if ok else "")
+    if not ok:
+        return TrainingOutcome(ok=False, summary=result.summary_text, table="")
+    return TrainingOutcome(
+        ok=True, summary=result.summary_text, table=_table(task), tag=task.registered()["tag"]
+    )
 
 
 def _table(task: TrainingPipeline) -> str:

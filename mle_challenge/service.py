@@ -31,9 +31,25 @@ Batch = Annotated[list[Listing], Field(min_length=1, max_length=MAX_BATCH)]  # t
 
 fix_timeout_middleware_leak()
 
-# One worker process serves one request at a time on its event loop; the model holds the GIL
-# either way, so threads would add switching, not throughput.
+# The worker's model, for GET /model and the fast /classify route (one per worker process).
 _predictor: Predictor | None = None
+
+
+def _answer(predictor: Predictor, listings: list[Any]) -> list[Classification]:
+    predictions = predictor.predict_records([x.model_input() for x in listings])
+    return [
+        Classification(
+            id=listing.id,
+            price_category=label,
+            probabilities=dict(
+                zip(predictor.classes, (round(float(p), 6) for p in row), strict=True)
+            ),
+            model=predictor.tag,
+        )
+        for listing, label, row in zip(
+            listings, predictions.labels, predictions.probabilities, strict=True
+        )
+    ]
 
 
 _model_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
@@ -68,26 +84,11 @@ class PriceClassifier:
     def __is_ready__(self) -> bool:
         return getattr(self, "predictor", None) is not None
 
-    def _answer(self, listings: list[Any]) -> list[Classification]:
-        predictions = self.predictor.predict_records([x.model_input() for x in listings])
-        classes = self.predictor.classes
-        return [
-            Classification(
-                id=listing.id,
-                price_category=label,
-                probabilities=dict(zip(classes, (round(float(p), 6) for p in row), strict=True)),
-                model=self.predictor.tag,
-            )
-            for listing, label, row in zip(
-                listings, predictions.labels, predictions.probabilities, strict=True
-            )
-        ]
-
     @bentoml.api(route="/classify")
     async def classify(self, listing: Listing, /) -> Classification:  # type: ignore[valid-type]
         """Classify one listing. Unknown fields, values outside NYC and categories the model
         was not trained on are refused with a 400 naming the field."""
-        return self._answer([listing])[0]
+        return _answer(self.predictor, [listing])[0]
 
     @bentoml.api(route="/classify_batch")
     def classify_batch(
@@ -97,11 +98,17 @@ class PriceClassifier:
     ) -> list[Classification]:
         """Classify up to ``MLE_MAX_BATCH`` (default 1000) listings; answers keep their order.
         An invalid listing fails the whole call with a 400 naming its index and field."""
-        return self._answer(listings)
+        return _answer(self.predictor, listings)
+
+
+def _classify_json(listing: Any) -> bytes:
+    assert _predictor is not None  # the guard only runs once the service has started
+    return _answer(_predictor, [listing])[0].model_dump_json().encode()
 
 
 PriceClassifier.add_asgi_middleware(  # type: ignore[attr-defined]
     RequestGuard,
     schemas={"/classify": TypeAdapter(Listing), "/classify_batch": TypeAdapter(Batch)},
+    answers={"/classify": _classify_json} if _settings.fast_classify else None,
     max_bytes=_settings.max_body_bytes,
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,11 +73,17 @@ class RequestGuard:
     classes). ``schemas`` maps a path to the pydantic ``TypeAdapter`` of its body."""
 
     def __init__(
-        self, app: ASGIApp, *, schemas: dict[str, TypeAdapter[Any]], max_bytes: int
+        self,
+        app: ASGIApp,
+        *,
+        schemas: dict[str, TypeAdapter[Any]],
+        max_bytes: int,
+        answers: dict[str, Callable[[Any], bytes]] | None = None,
     ) -> None:
         self.app = app
         self.schemas = schemas
         self.max_bytes = max_bytes
+        self.answers = answers or {}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         schema = self.schemas.get(scope["path"]) if scope["type"] == "http" else None
@@ -107,9 +114,12 @@ class RequestGuard:
                 break
         body = b"".join(chunks)
         try:
-            schema.validate_json(body or b"null")
+            value = schema.validate_json(body or b"null")
         except ValidationError as exc:
             return await self._send_json(send, 400, validation_error(exc))
+        answer = self.answers.get(scope["path"])
+        if answer is not None:
+            return await self._send_bytes(send, 200, answer(value))
         replayed = False
 
         async def replay() -> dict[str, Any]:
@@ -128,9 +138,12 @@ class RequestGuard:
     async def _refuse(cls, send: Any, status: int, message: str) -> None:
         await cls._send_json(send, status, {"error": message})
 
+    @classmethod
+    async def _send_json(cls, send: Any, status: int, payload: dict[str, Any]) -> None:
+        await cls._send_bytes(send, status, json.dumps(payload).encode())
+
     @staticmethod
-    async def _send_json(send: Any, status: int, payload: dict[str, Any]) -> None:
-        body = json.dumps(payload).encode()
+    async def _send_bytes(send: Any, status: int, body: bytes) -> None:
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),

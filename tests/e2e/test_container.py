@@ -109,7 +109,9 @@ def test_container_answers_like_the_service(
         service = service_module.PriceClassifier()
         for change in ({}, {"room_type": "Private room", "accommodates": 1}, {"tv": True}):
             body = EXAMPLE_LISTING | change
-            expected = service._answer([service_module.Listing.model_validate(body)])[0]
+            expected = service_module._answer(
+                service.predictor, [service_module.Listing.model_validate(body)]
+            )[0]
             got = requests.post(f"{url}/classify", json=body, timeout=10).json()
             assert got == expected.model_dump(mode="json")
         assert requests.post(f"{url}/classify", json={"id": 1}, timeout=10).status_code == 400
