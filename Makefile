@@ -49,9 +49,9 @@ synth: $(STAMP) ## Write the synthetic demo listings to $(OUT)/demo/listings.csv
 	$(BIN)/mle-challenge data synth --rows $(SYNTH_ROWS) --seed $(SYNTH_SEED) --output $(OUT)/demo/listings.csv.gz
 
 .PHONY: run
-run: synth ## The main job on the embedded demo data: listings → clean → train → evaluate → register
+run: synth ## The main job on the demo data: listings → clean → train → evaluate → register → gate → promote
 	$(BIN)/mle-challenge data clean --listings $(OUT)/demo/listings.csv.gz --output $(OUT)/demo/clean.parquet
-	$(BIN)/mle-challenge train --listings $(OUT)/demo/listings.csv.gz --params $(PARAMS) --outputs $(OUT) --workers $(WORKERS)
+	$(BIN)/mle-challenge train --listings $(OUT)/demo/listings.csv.gz --params $(PARAMS) --outputs $(OUT) --workers $(WORKERS) --promote
 
 .PHONY: pipeline
 pipeline: $(STAMP) ## Run the training pipeline on LISTINGS=path-or-URL
@@ -63,11 +63,11 @@ bench-pipeline: $(STAMP) ## Print cold and no-change re-run times of the pipelin
 	$(PY) -m mle_challenge.bench pipeline --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz --params $(PARAMS) --workers $(WORKERS)
 
 .PHONY: serve
-serve: $(STAMP) ## Serve MODEL_TAG (default: newest) on 127.0.0.1:$(PORT) from source
+serve: $(STAMP) ## Serve MODEL_TAG (default: production, else newest) on 127.0.0.1:$(PORT) from source
 	MLE_MODEL_TAG=$(MODEL_TAG) $(BIN)/bentoml serve mle_challenge.service:PriceClassifier --host 127.0.0.1 --port $(PORT)
 
 .PHONY: build-bento
-build-bento: $(STAMP) ## Build a bento serving exactly MODEL_TAG=name:version (default: newest)
+build-bento: $(STAMP) ## Build a bento serving exactly MODEL_TAG=name:version (default: production)
 	$(BIN)/mle-challenge bento build $(if $(MODEL_TAG),--model $(MODEL_TAG))
 
 .PHONY: docker-engine

@@ -111,10 +111,19 @@ def _environment(**values: str) -> Any:
 
 
 def build_bento(model_tag: str | None = None, bentofile: Path = BENTOFILE) -> str:
-    """Build a bento serving exactly ``model_tag`` (default: the newest model); its tag."""
+    """Build a bento serving exactly ``model_tag`` (default: the production model); its tag."""
     import bentoml
 
-    tag = resolve_tag(model_tag)
+    from mle_challenge import lifecycle
+
+    if model_tag is None:
+        model_tag = lifecycle.production_tag()
+        if model_tag is None:
+            raise RegistryError(
+                "no production model to build: promote one (`mle-challenge promote TAG`, or "
+                "`make run`), or pass MODEL_TAG=name:version."
+            )
+    tag = lifecycle.verified(resolve_tag(model_tag))
     config = _bentofile(bentofile)
     python = dict(config.pop("python", None) or {})
     pins = pinned_closure()

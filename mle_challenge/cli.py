@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -88,10 +89,17 @@ def data_synth(rows: int, seed: int, output: Path) -> None:
     help="Luigi central scheduler, e.g. http://127.0.0.1:8082 (default: local).",
 )
 @click.option("--outputs", default="outputs", show_default=True, help="Folder for outputs.")
+@click.option("--promote", is_flag=True, help="Promote the model to production if its gate passes.")
 def train_command(
-    source: str, params_path: str, workers: int, scheduler_url: str | None, outputs: str
+    source: str,
+    params_path: str,
+    workers: int,
+    scheduler_url: str | None,
+    outputs: str,
+    promote: bool,
 ) -> None:
-    """Run the training pipeline: clean → split → train → evaluate → select → register."""
+    """Run the training pipeline: clean → split → train → evaluate → select → register → gate."""
+    from mle_challenge.gate import GateResult
     from mle_challenge.runner import run_training
 
     outcome = run_training(source, params_path, outputs, workers, scheduler_url)
@@ -99,6 +107,17 @@ def train_command(
     if not outcome.ok:
         raise click.exceptions.Exit(1)
     click.echo(outcome.table)
+    assert outcome.gate is not None and outcome.tag is not None
+    gate = GateResult.from_dict(outcome.gate)
+    click.echo(gate.table())
+    if promote:
+        if not gate.passed:
+            click.echo(f"not promoted: {outcome.tag} failed its gate", err=True)
+            raise click.exceptions.Exit(1)
+        from mle_challenge import lifecycle
+
+        alias = lifecycle.promote(outcome.tag, reason=f"trained on {source}")
+        click.echo(f"production: {alias.tag}")
 
 
 @cli.group()
@@ -150,6 +169,107 @@ def openapi_command(output: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(openapi_yaml())
     click.echo(f"wrote {output}")
+
+
+@cli.command("gate")
+@click.argument("tag")
+@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@click.option(
+    "--held-out",
+    default=None,
+    help="API-shaped rows with a `category` column (default: the pipeline's test rows).",
+)
+def gate_command(tag: str, params_path: str, held_out: str | None) -> None:
+    """Run the quality gate on TAG; exits 1 when a check fails. The result is kept with the
+    model, and `promote` reads it."""
+    from mle_challenge import lifecycle
+    from mle_challenge.config import load_params
+    from mle_challenge.gate import run_gate
+    from mle_challenge.registry import resolve_tag
+    from mle_challenge.sources import read_table
+
+    exact = lifecycle.verified(resolve_tag(tag))
+    params = load_params(params_path)
+    source = held_out or lifecycle.read_card(exact).get("held_out")
+    if source is None:
+        raise click.UsageError(
+            f"no held-out rows recorded for {exact}: pass --held-out PATH (API-shaped rows with "
+            "a `category` column), or gate it through the pipeline."
+        )
+    rows = read_table(str(source))
+    production = lifecycle.production_tag(exact.split(":")[0])
+    result = run_gate(exact, rows, params.gate, production)
+    lifecycle.update_card(exact, gate=result.as_dict(), held_out=str(source))
+    click.echo(result.table())
+    if not result.passed:
+        raise click.exceptions.Exit(1)
+
+
+@cli.group()
+def models() -> None:
+    """Registered models: list, history of production, push to and pull from S3."""
+
+
+@models.command("list")
+def models_list() -> None:
+    """Tag, creation time, key metrics and gate result; the production model is marked."""
+    from mle_challenge import lifecycle
+
+    rows = lifecycle.model_rows()
+    if not rows:
+        click.echo("no registered models: train one with `make run`")
+        return
+    click.echo(
+        f"{'tag':<36} {'created':<26} {'candidate':<12} {'acc':>6} {'F1':>6} {'AUC':>6} "
+        f"{'gate':<7} stage"
+    )
+    for r in rows:
+
+        def fmt(v: Any) -> str:
+            return "-" if v is None else f"{v:.3f}"
+
+        click.echo(
+            f"{r['tag']:<36} {r['created']:<26} {r['candidate']:<12} {fmt(r['accuracy']):>6} "
+            f"{fmt(r['macro_f1']):>6} {fmt(r['roc_auc_ovr']):>6} {r['gate']:<7} "
+            f"{'production' if r['production'] else ''}"
+        )
+
+
+@models.command("history")
+def models_history() -> None:
+    """The append-only log of promotions and rollbacks."""
+    from mle_challenge import lifecycle
+
+    events = lifecycle.history()
+    if not events:
+        click.echo("no promotions yet")
+    for e in events:
+        click.echo(
+            f"{e['time']}  {e['action']:<8} {e['user']:<10} {e['from'] or '-'} → {e['to']}"
+            f"  {e['reason']}"
+        )
+
+
+@cli.command("promote")
+@click.argument("tag")
+@click.option("--reason", default="", help="Why; required with --force.")
+@click.option("--force", is_flag=True, help="Promote even though the gate failed or never ran.")
+def promote_command(tag: str, reason: str, force: bool) -> None:
+    """Make TAG the production model (refused when its gate failed, unless --force)."""
+    from mle_challenge import lifecycle
+
+    alias = lifecycle.promote(tag, reason=reason, force=force)
+    click.echo(f"production: {alias.tag}")
+
+
+@cli.command("rollback")
+@click.option("--reason", default="", help="Why, for the history.")
+def rollback_command(reason: str) -> None:
+    """Return production to the model it replaced."""
+    from mle_challenge import lifecycle
+
+    alias = lifecycle.rollback(reason=reason)
+    click.echo(f"production: {alias.tag}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -91,6 +91,19 @@ class RegisterParams(BaseModel):
     model_name: str = Field("price_classifier", pattern=r"^[a-z0-9_][a-z0-9_.-]*$")
 
 
+class GateParams(BaseModel):
+    """What a model must show on held-out rows before it can be promoted."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_accuracy: float = Field(0.6, ge=0, le=1)
+    min_macro_f1: float = Field(0.5, ge=0, le=1)
+    min_roc_auc_ovr: float = Field(0.8, ge=0, le=1)
+    max_regression: float = Field(
+        0.01, ge=0, le=1, description="Macro-F1 may be this much below production's, no more."
+    )
+    directional_min_share: float = Field(0.9, ge=0, le=1)
+
+
 class Params(BaseModel):
     """Every pipeline parameter, one section per stage."""
 
@@ -100,6 +113,7 @@ class Params(BaseModel):
     select: SelectParams = Field(default_factory=SelectParams)
     # "register" would shadow BaseModel.register; the YAML key stays `register`.
     registry: RegisterParams = Field(default_factory=RegisterParams, alias="register")
+    gate: GateParams = Field(default_factory=GateParams)
 
 
 def load_params(path: str | Path) -> Params:

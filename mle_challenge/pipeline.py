@@ -339,6 +339,54 @@ class RegisterModel(_Stage, _SelectParams):
         self._progress(100, f"registered {tag}")
 
 
+class GateModel(_Stage, _SelectParams):
+    """The registered model → its gate result (also kept on its card, for ``promote``).
+
+    ``against`` is the production model when the run was scheduled: a new production model
+    makes the regression check, and so this stage, run again.
+    """
+
+    register = luigi.DictParameter(description="The `register` section of params.yaml.")
+    gate = luigi.DictParameter(description="The `gate` section of params.yaml.")
+    against = luigi.Parameter(default="", description="Production model to compare with.")
+    stage, filename = "gate", "gate.json"
+
+    def requires(self) -> RegisterModel:
+        return self.clone(RegisterModel)
+
+    def code(self) -> str:
+        return code_version("gate", "predict", "fastpath", "serving", "schema")
+
+    def own_params(self) -> Any:
+        return {"gate": dict(self.gate), "against": str(self.against)}
+
+    def run(self) -> None:
+        from mle_challenge import lifecycle
+        from mle_challenge.config import GateParams
+        from mle_challenge.gate import run_gate
+
+        tag = json.loads(Path(self.input().path).read_text())["tag"]
+        table, parts = _load_split(self)
+        rows = table[table["id"].isin(parts["test"])]
+        held_out = features_frame(rows)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        held_out_path = self.folder / "held_out.parquet"
+        held_out.to_parquet(held_out_path, index=False)
+        self._progress(30, f"gating {tag} on {len(held_out):,} held-out rows")
+        result = run_gate(tag, held_out, GateParams(**dict(self.gate)), str(self.against) or None)
+        lifecycle.update_card(tag, gate=result.as_dict(), held_out=str(held_out_path.resolve()))
+        self._write_json(result.as_dict())
+        self._progress(100, f"gate {'passed' if result.passed else 'FAILED'}")
+
+
+def features_frame(rows: Any) -> Any:
+    """Held-out rows as the gate reads them: the API columns, ``id`` and ``category``."""
+    from mle_challenge import features
+
+    frame = features.to_model_input(rows)
+    return frame.assign(id=rows["id"].to_numpy(), category=rows["category"].astype(str).to_numpy())
+
+
 class TrainingPipeline(luigi.WrapperTask):
     """Entry point: raw listings → registered model, with every stage cached by content."""
 
@@ -347,7 +395,8 @@ class TrainingPipeline(luigi.WrapperTask):
     root = luigi.Parameter(default="outputs", description="Folder for all pipeline outputs.")
 
     @cached_property
-    def _register_task(self) -> RegisterModel:
+    def _gate_task(self) -> GateModel:
+        from mle_challenge import lifecycle
         from mle_challenge.config import load_params
 
         p = load_params(str(self.params))
@@ -359,11 +408,20 @@ class TrainingPipeline(luigi.WrapperTask):
             "candidates": {k: v.model_dump() for k, v in p.train.candidates.items()},
             "select": p.select.model_dump(),
             "register": p.registry.model_dump(),
+            "gate": p.gate.model_dump(),
+            "against": lifecycle.production_tag(p.registry.model_name) or "",
         }
-        return RegisterModel(**values)
+        return GateModel(**values)
 
-    def requires(self) -> RegisterModel:
-        return self._register_task
+    @property
+    def _register_task(self) -> RegisterModel:
+        return self._gate_task.requires()
+
+    def requires(self) -> GateModel:
+        return self._gate_task
+
+    def gate_result(self) -> dict[str, Any]:
+        return dict(json.loads(Path(self._gate_task.output().path).read_text()))
 
     def registered(self) -> dict[str, Any]:
         """The registration record (tag, selection, metrics) once the pipeline has run."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import luigi
 from luigi.execution_summary import LuigiStatusCode
@@ -22,6 +22,7 @@ class TrainingOutcome:
     summary: str
     table: str
     tag: str | None = None  # the registered model, when the run succeeded
+    gate: dict[str, Any] | None = None  # its gate result
 
 
 def run_training(
@@ -45,7 +46,11 @@ def run_training(
     if not ok:
         return TrainingOutcome(ok=False, summary=result.summary_text, table="")
     return TrainingOutcome(
-        ok=True, summary=result.summary_text, table=_table(task), tag=task.registered()["tag"]
+        ok=True,
+        summary=result.summary_text,
+        table=_table(task),
+        tag=task.registered()["tag"],
+        gate=task.gate_result(),
     )
 
 

@@ -19,7 +19,12 @@ from mle_challenge.config import get_settings
 from mle_challenge.predict import Predictor
 from mle_challenge.registry import model_categories
 from mle_challenge.schema import Classification, ModelInfo, listing_model
-from mle_challenge.serving import RequestGuard, fix_timeout_middleware_leak, served_model_tag
+from mle_challenge.serving import (
+    RequestGuard,
+    answers_for,
+    fix_timeout_middleware_leak,
+    served_model_tag,
+)
 
 # The request schema's enums are the served model's categories, so the model has to be known
 # when the class is defined: only its tag and metadata are read here, never the model itself.
@@ -33,23 +38,6 @@ fix_timeout_middleware_leak()
 
 # The worker's model, for GET /model and the fast /classify route (one per worker process).
 _predictor: Predictor | None = None
-
-
-def _answer(predictor: Predictor, listings: list[Any]) -> list[Classification]:
-    predictions = predictor.predict_records([x.model_input() for x in listings])
-    return [
-        Classification(
-            id=listing.id,
-            price_category=label,
-            probabilities=dict(
-                zip(predictor.classes, (round(float(p), 6) for p in row), strict=True)
-            ),
-            model=predictor.tag,
-        )
-        for listing, label, row in zip(
-            listings, predictions.labels, predictions.probabilities, strict=True
-        )
-    ]
 
 
 _model_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
@@ -88,7 +76,7 @@ class PriceClassifier:
     async def classify(self, listing: Listing, /) -> Classification:  # type: ignore[valid-type]
         """Classify one listing. Unknown fields, values outside NYC and categories the model
         was not trained on are refused with a 400 naming the field."""
-        return _answer(self.predictor, [listing])[0]
+        return answers_for(self.predictor, [listing])[0]
 
     @bentoml.api(route="/classify_batch")
     def classify_batch(
@@ -98,12 +86,12 @@ class PriceClassifier:
     ) -> list[Classification]:
         """Classify up to ``MLE_MAX_BATCH`` (default 1000) listings; answers keep their order.
         An invalid listing fails the whole call with a 400 naming its index and field."""
-        return _answer(self.predictor, listings)
+        return answers_for(self.predictor, listings)
 
 
 def _classify_json(listing: Any) -> bytes:
     assert _predictor is not None  # the guard only runs once the service has started
-    return _answer(_predictor, [listing])[0].model_dump_json().encode()
+    return answers_for(_predictor, [listing])[0].model_dump_json().encode()
 
 
 PriceClassifier.add_asgi_middleware(  # type: ignore[attr-defined]

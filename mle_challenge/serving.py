@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from mle_challenge.predict import Predictor
 from mle_challenge.registry import MODEL_NAME, resolve_tag
+from mle_challenge.schema import Classification
 
 ASGIApp = Any
 Scope = dict[str, Any]
@@ -44,8 +46,31 @@ def bento_manifest_model(package_dir: Path | None = None, name: str = MODEL_NAME
 
 def served_model_tag(env_tag: str | None) -> str:
     """Which model to serve, as an exact tag: ``MLE_MODEL_TAG``, else the bento's own, else
-    the newest registered. Resolved once, so every worker serves the same version."""
-    return resolve_tag(env_tag or bento_manifest_model())
+    production, else the newest registered. Resolved once, so every worker serves the same."""
+    from mle_challenge import lifecycle
+
+    chosen = env_tag or bento_manifest_model()
+    if chosen is None:
+        chosen = lifecycle.production_tag()
+    return resolve_tag(chosen)
+
+
+def answers_for(predictor: Predictor, listings: Sequence[Any]) -> list[Classification]:
+    """Answers for validated ``Listing`` objects: the service's one definition of an answer."""
+    predictions = predictor.predict_records([x.model_input() for x in listings])
+    return [
+        Classification(
+            id=listing.id,
+            price_category=label,
+            probabilities=dict(
+                zip(predictor.classes, (round(float(p), 6) for p in row), strict=True)
+            ),
+            model=predictor.tag,
+        )
+        for listing, label, row in zip(
+            listings, predictions.labels, predictions.probabilities, strict=True
+        )
+    ]
 
 
 def validation_error(exc: ValidationError) -> dict[str, Any]:

@@ -78,7 +78,7 @@ def synthetic_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class Registered:
     tag: str  # gradient boosting: the model the service serves
     baseline_tag: str  # the notebook's random forest: no fast path
-    rows: pd.DataFrame  # API-shaped rows the models never saw, with an ``id`` column
+    rows: pd.DataFrame  # API-shaped rows the models never saw, with ``id`` and ``category``
 
 
 def _fit_and_register(spec: dict[str, Any], X: pd.DataFrame, y: pd.Series, name: str) -> str:
@@ -121,7 +121,9 @@ def registered() -> Registered:
         y,
         "baseline_rf",
     )
-    rows = to_model_input(held_out).assign(id=held_out["id"].to_numpy())
+    rows = to_model_input(held_out).assign(
+        id=held_out["id"].to_numpy(), category=held_out["category"].astype(str).to_numpy()
+    )
     return Registered(tag=tag, baseline_tag=baseline, rows=rows)
 
 

@@ -109,7 +109,7 @@ def test_container_answers_like_the_service(
         service = service_module.PriceClassifier()
         for change in ({}, {"room_type": "Private room", "accommodates": 1}, {"tv": True}):
             body = EXAMPLE_LISTING | change
-            expected = service_module._answer(
+            expected = service_module.answers_for(
                 service.predictor, [service_module.Listing.model_validate(body)]
             )[0]
             got = requests.post(f"{url}/classify", json=body, timeout=10).json()

@@ -28,7 +28,7 @@ def _post(url: str, body: Any) -> requests.Response:
 def test_live_answers_match_in_process(live_service: str, service_module: Any) -> None:
     service = service_module.PriceClassifier()
     listing = service_module.Listing.model_validate(EXAMPLE_LISTING)
-    expected = service_module._answer(service.predictor, [listing])[0].model_dump(mode="json")
+    expected = service_module.answers_for(service.predictor, [listing])[0].model_dump(mode="json")
     assert _post(f"{live_service}/classify", EXAMPLE_LISTING).json() == expected
 
 

@@ -37,7 +37,7 @@ def client(service_module: Any) -> Iterator[TestClient]:
 
 @pytest.fixture(scope="module")
 def listings(registered: Any) -> list[dict[str, Any]]:
-    return _listings(registered.rows.iloc[:40])
+    return _listings(registered.rows.drop(columns="category").iloc[:40])
 
 
 def test_in_process_service_class(service_module: Any, registered: Any) -> None:
