@@ -155,6 +155,25 @@ def bento_containerize(
     click.echo(image)
 
 
+@bento.command("push")
+@click.argument("tag")
+@click.argument("prefix")
+def bento_push(tag: str, prefix: str) -> None:
+    """Export bento TAG to PREFIX; prints the archive URL as its last line."""
+    from mle_challenge.remote import push_bento
+
+    click.echo(push_bento(tag, prefix))
+
+
+@bento.command("pull")
+@click.argument("url")
+def bento_pull(url: str) -> None:
+    """Import the bento pushed at URL, after checking its archive."""
+    from mle_challenge.remote import pull_bento
+
+    click.echo(f"pulled {pull_bento(url)}")
+
+
 @cli.command("openapi")
 @click.option(
     "--output",
@@ -248,6 +267,25 @@ def models_history() -> None:
             f"{e['time']}  {e['action']:<8} {e['user']:<10} {e['from'] or '-'} → {e['to']}"
             f"  {e['reason']}"
         )
+
+
+@models.command("push")
+@click.argument("tag")
+@click.argument("prefix")
+def models_push(tag: str, prefix: str) -> None:
+    """Export TAG to PREFIX (s3://bucket/prefix); prints the archive URL as its last line."""
+    from mle_challenge.remote import push_model
+
+    click.echo(push_model(tag, prefix))
+
+
+@models.command("pull")
+@click.argument("url")
+def models_pull(url: str) -> None:
+    """Import the model pushed at URL, after checking it against its recorded hashes."""
+    from mle_challenge.remote import pull_model
+
+    click.echo(f"pulled {pull_model(url)}")
 
 
 @cli.command("promote")

