@@ -11,6 +11,7 @@ the usual AWS credential variables.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import tarfile
@@ -198,10 +199,8 @@ def _forget(tag: str) -> None:
     import bentoml
     from bentoml.exceptions import NotFound
 
-    try:
+    with contextlib.suppress(NotFound):
         bentoml.models.delete(tag)
-    except NotFound:
-        pass
 
 
 # --- bentos ---
@@ -261,9 +260,7 @@ def pull_bento(archive_url: str) -> str:
         try:
             bentoml.bentos.import_bento(str(archive))
         except Exception as exc:
-            try:
+            with contextlib.suppress(NotFound):
                 bentoml.bentos.delete(tag)
-            except NotFound:
-                pass
             raise TransferError(f"importing {tag} failed: {exc}") from exc
     return tag
