@@ -190,6 +190,54 @@ def openapi_command(output: Path) -> None:
     click.echo(f"wrote {output}")
 
 
+@cli.command("predict")
+@click.option("--input", "source", required=True, help="Listings: raw or API-shaped; CSV/Parquet.")
+@click.option(
+    "--output", required=True, help="Where to write predictions (.csv, .csv.gz, .parquet)."
+)
+@click.option("--model", "model_tag", default=None, help="name:version (default: production).")
+@click.option("--chunk-rows", type=click.IntRange(min=1000), default=100_000, show_default=True)
+def predict_command(source: str, output: str, model_tag: str | None, chunk_rows: int) -> None:
+    """Predict every listing of a file, in chunks; refused rows go to <output>.rejects.csv."""
+    from mle_challenge.batch import predict_file
+
+    report = predict_file(source, output, model_tag, chunk_rows)
+    click.echo(report.format())
+
+
+@cli.command("classify")
+@click.option("--url", required=True, help="The service, e.g. http://127.0.0.1:3000")
+@click.option("--listings", default=None, help="Raw or API-shaped listings to sample from.")
+@click.option("--sample", type=click.IntRange(min=1), default=None, help="How many to send.")
+@click.option("--input", "input_file", default=None, help="A JSON, CSV or Parquet of listings.")
+@click.option("--timeout", type=float, default=10.0, show_default=True)
+@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True)
+def classify_command(
+    url: str,
+    listings: str | None,
+    sample: int | None,
+    input_file: str | None,
+    timeout: float,
+    retries: int,
+) -> None:
+    """Send listings to a running service and print its answers (a smoke test of a deployment)."""
+    from mle_challenge.client import PriceClient, listings_from_file
+
+    if (listings is None) == (input_file is None):
+        raise click.UsageError("give either --listings SOURCE (with --sample N) or --input FILE")
+    source = listings or input_file
+    assert source is not None
+    rows = listings_from_file(source, sample=sample if listings else None)
+    client = PriceClient(url, timeout=timeout, retries=retries)
+    model = client.model()
+    answers = client.classify_batch(rows)
+    click.echo(f"{len(answers)} listings classified by {model['tag']} at {url}")
+    click.echo(f"{'id':>20}  {'category':<8} {'probability':>11}")
+    for answer in answers:
+        top = answer["probabilities"][answer["price_category"]]
+        click.echo(f"{answer['id']:>20}  {answer['price_category']:<8} {top:>11.3f}")
+
+
 @cli.command("gate")
 @click.argument("tag")
 @click.option("--params", "params_path", default="params.yaml", show_default=True)

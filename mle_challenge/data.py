@@ -116,6 +116,7 @@ class CleanReport:
 class CleanResult:
     table: pd.DataFrame
     report: CleanReport
+    reasons: pd.Series | None = None  # per input row (in order): why it was dropped, or NA
 
 
 # --- small pure parsers: each takes raw strings and returns values, NaN where unparseable ---
@@ -214,10 +215,14 @@ def price_category(price: pd.Series) -> pd.Series:
 # --- validation and the whole cleaning step ---
 
 
-def check_columns(columns: Sequence[str], source: str) -> None:
-    """Fail at once, naming every missing column, when ``columns`` cannot be cleaned."""
+def check_columns(columns: Sequence[str], source: str, labelled: bool = True) -> None:
+    """Fail at once, naming every missing column, when ``columns`` cannot be cleaned.
+
+    ``labelled=False`` (listings to predict) does not need ``price``.
+    """
     present = set(columns)
-    missing = [c for c in REQUIRED_COLUMNS if c not in present]
+    required = REQUIRED_COLUMNS if labelled else tuple(c for c in REQUIRED_COLUMNS if c != "price")
+    missing = [c for c in required if c not in present]
     for group in (NEIGHBOURHOOD_COLUMNS, BATHROOM_COLUMNS):
         if not present.intersection(group):
             missing.append(" or ".join(group))
@@ -246,16 +251,22 @@ def _missing_or_bad(raw: pd.Series, parsed: pd.Series, name: str) -> list[tuple[
     return [(f"missing {name}", missing), (f"unparseable {name}", parsed.isna() & ~missing)]
 
 
-def clean_listings(raw: pd.DataFrame, source: str = "listings") -> CleanResult:
+def clean_listings(
+    raw: pd.DataFrame, source: str = "listings", *, labelled: bool = True
+) -> CleanResult:
     """Validate and clean raw listings (all cells as strings) into the training table.
 
-    Raises :class:`DataValidationError` when a required column is missing or nothing is left.
+    ``labelled=False`` cleans listings to predict: no price is needed, and a missing count
+    (bedrooms, beds, bathrooms) stays missing, since the model handles it, instead of
+    dropping the row as training does. Raises :class:`DataValidationError` when a required
+    column is missing or, for training, when nothing is left.
     """
-    check_columns(list(raw.columns), source)
+    check_columns(list(raw.columns), source, labelled)
     frame = raw.reset_index(drop=True)
 
     ids = pd.to_numeric(frame["id"], errors="coerce")
-    price = parse_price(frame["price"])
+    no_price = pd.Series(pd.NA, index=frame.index, dtype="string")
+    price = parse_price(frame["price"] if labelled else no_price)
     bathrooms = parse_bathrooms(frame)
     amenities = parse_amenities(frame["amenities"])
     neighbourhood = resolve_neighbourhood(frame)
@@ -267,13 +278,18 @@ def clean_listings(raw: pd.DataFrame, source: str = "listings") -> CleanResult:
     checks: list[tuple[str, pd.Series]] = []
     checks += _missing_or_bad(frame["id"], ids, "id")
     checks.append(("duplicate id", ids.duplicated(keep="first") & ids.notna()))
-    checks += _missing_or_bad(frame["price"], price, "price")
-    checks.append((f"price below ${MIN_PRICE:.0f}", price < MIN_PRICE))
+    if labelled:
+        checks += _missing_or_bad(frame["price"], price, "price")
+        checks.append((f"price below ${MIN_PRICE:.0f}", price < MIN_PRICE))
     checks.append(("missing neighbourhood", neighbourhood.isna()))
     checks.append(("missing room_type", room_type.isna()))
-    for column in ("latitude", "longitude", "accommodates", "bedrooms", "beds"):
+    for column in ("latitude", "longitude", "accommodates"):
         checks += _missing_or_bad(frame[column], numbers[column], column)
-    checks += _missing_or_bad(bath_raw, bathrooms, "bathrooms")
+    counts = [(frame["bedrooms"], numbers["bedrooms"], "bedrooms")]
+    counts += [(frame["beds"], numbers["beds"], "beds"), (bath_raw, bathrooms, "bathrooms")]
+    for raw_count, parsed, name in counts:
+        found = _missing_or_bad(raw_count, parsed, name)
+        checks += found if labelled else found[1:]  # predicting: missing is allowed
     checks.append(("amenities not a JSON list of strings", amenities.isna()))
     checks.append(("negative count", _any_negative(numbers, bathrooms)))
     checks.append(("latitude out of range [-90, 90]", numbers["latitude"].abs() > 90))
@@ -300,11 +316,11 @@ def clean_listings(raw: pd.DataFrame, source: str = "listings") -> CleanResult:
     table = pd.concat([table, amenity_flags(amenities)], axis=1)[keep].reset_index(drop=True)
     table = _finalise_types(table)
     report = _report(frame, reasons, table)
-    if table.empty:
+    if table.empty and labelled:
         raise DataValidationError(
             f"no usable rows in {source}: all {len(frame):,} rows were dropped.\n" + report.format()
         )
-    return CleanResult(table=table, report=report)
+    return CleanResult(table=table, report=report, reasons=reasons)
 
 
 def _first_present(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
@@ -332,7 +348,10 @@ def _finalise_types(table: pd.DataFrame) -> pd.DataFrame:
         accommodates=table["accommodates"].astype("int64"),
         category_code=table["category"].map({c: i for i, c in enumerate(CATEGORIES)}),
     )
-    out["category_code"] = out["category_code"].astype("int64")
+    # Unlabelled listings (to predict) have no category: their code stays missing.
+    out["category_code"] = out["category_code"].astype(
+        "Int64" if out["category"].isna().any() else "int64"
+    )
     return out[list(CLEAN_COLUMNS)]
 
 

@@ -436,3 +436,32 @@ def _plain(value: Any) -> Any:
 def _summary(ev: dict[str, Any]) -> dict[str, Any]:
     keys = ("accuracy", "macro_f1", "roc_auc_ovr")
     return {part: {k: ev[part][k] for k in keys} for part in ("validation", "test")}
+
+
+class BatchPredict(luigi.Task):
+    """Listings (raw or API-shaped; path, HTTP or S3) → predictions with the given model.
+
+    ``luigi --module mle_challenge.pipeline BatchPredict --input SOURCE --output-path PATH
+    [--model TAG] --local-scheduler`` (Luigi keeps the name ``output`` for the method that
+    says where a task writes). The output appears only once complete.
+    """
+
+    # No upstream tasks, so nothing needs Task.input(); the flag stays --input.
+    input = luigi.Parameter(  # type: ignore[assignment]
+        description="Listings to predict: CSV or Parquet, path or URL."
+    )
+    output_path = luigi.Parameter(description="Predictions: .csv, .csv.gz or .parquet.")
+    model = luigi.Parameter(default="", description="Model tag (default: production).")
+    chunk_rows = luigi.IntParameter(default=100_000)
+
+    def output(self) -> luigi.LocalTarget:
+        return luigi.LocalTarget(str(self.output_path))
+
+    def run(self) -> None:
+        from mle_challenge.batch import predict_file
+
+        self.set_status_message(f"predicting {self.input}")  # type: ignore[misc]
+        report = predict_file(
+            str(self.input), str(self.output_path), str(self.model) or None, int(self.chunk_rows)
+        )
+        self.set_status_message(report.format())  # type: ignore[misc]

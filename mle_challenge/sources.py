@@ -6,7 +6,8 @@ fsspec does the transport; this module turns its many failure modes into one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,20 +41,42 @@ def read_csv_strings(source: str, columns: Callable[[str], bool] | None = None) 
     the parser coerce or reject them; ``columns`` selects columns by name while reading,
     so the 70-odd free-text columns of a detailed ``listings.csv`` never reach memory.
     """
+    with _reading(source):
+        return pd.read_csv(source, **_csv_options(source, columns))
+
+
+def read_csv_chunks(
+    source: str, columns: Callable[[str], bool] | None = None, chunk_rows: int = 100_000
+) -> Iterator[pd.DataFrame]:
+    """:func:`read_csv_strings` in chunks of ``chunk_rows``, for files of any size."""
+    with _reading(source):
+        reader = pd.read_csv(source, chunksize=chunk_rows, **_csv_options(source, columns))
+        with reader:
+            yield from reader
+
+
+def _csv_options(source: str, columns: Callable[[str], bool] | None) -> dict[str, Any]:
     if not is_remote(source) and not Path(source).exists():
         raise SourceError(
             f"listings file not found: {source}. Give an existing path, or an http(s):// or "
             "s3:// URL."
         )
+    return {
+        "dtype": str,
+        "usecols": columns,
+        "keep_default_na": False,
+        "na_values": [""],
+        "storage_options": storage_options(source),
+    }
+
+
+@contextmanager
+def _reading(source: str) -> Iterator[None]:
+    """Turn whatever reading ``source`` raises into one :class:`SourceError` that says why."""
     try:
-        return pd.read_csv(
-            source,
-            dtype=str,
-            usecols=columns,
-            keep_default_na=False,
-            na_values=[""],
-            storage_options=storage_options(source),
-        )
+        yield
+    except SourceError:
+        raise
     except pd.errors.EmptyDataError as exc:
         raise SourceError(f"{source} is empty: expected a CSV with a header row.") from exc
     except pd.errors.ParserError as exc:

@@ -1,0 +1,165 @@
+"""Batch prediction (the command and the Luigi task) and the client against a live service."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+pytestmark = [pytest.mark.e2e]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mle_challenge.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=os.environ.copy(),
+        timeout=300,
+    )
+
+
+def test_raw_listings_in_chunks_with_rejects(registered: Any, tmp_path: Path) -> None:
+    from mle_challenge.predict import Predictor
+    from mle_challenge.synthetic import generate_listings
+
+    raw = generate_listings(2500, seed=21).astype(object)
+    raw.loc[3, "latitude"] = 40721.0  # the real sample's broken row
+    raw.loc[5, "room_type"] = None
+    raw.loc[7, "bedrooms"] = None  # missing counts are predicted, not refused
+    raw = raw.drop(columns="price")  # listings to predict need no price
+    source = tmp_path / "listings.csv.gz"
+    raw.to_csv(source, index=False)
+    out = tmp_path / "predictions.parquet"
+    done = _cli(
+        "predict",
+        "--input",
+        str(source),
+        "--output",
+        str(out),
+        "--model",
+        registered.tag,
+        "--chunk-rows",
+        "1000",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "rows read: 2,500; predicted: 2,498; rejected: 2" in done.stdout
+    assert "latitude out of range" in done.stdout and "missing room_type" in done.stdout
+    predictions = pd.read_parquet(out)
+    assert list(predictions.columns) == [
+        "id",
+        "price_category",
+        "p_Low",
+        "p_Mid",
+        "p_High",
+        "p_Lux",
+        "model",
+    ]
+    assert len(predictions) == 2498 and predictions["id"].is_unique
+    assert set(predictions["model"]) == {registered.tag}
+    rejects = pd.read_csv(tmp_path / "predictions.rejects.csv")
+    assert sorted(rejects["reason"]) == ["latitude out of range [-90, 90]", "missing room_type"]
+    # Same answers as the model's own predict on the same rows.
+    from mle_challenge.data import clean_listings
+    from mle_challenge.features import to_model_input
+    from mle_challenge.sources import read_csv_strings
+
+    clean = clean_listings(read_csv_strings(str(source)), labelled=False).table
+    expected = Predictor.load(registered.tag).pipeline.predict(to_model_input(clean))
+    assert list(predictions["price_category"]) == list(expected)
+
+
+def test_api_rows_csv_and_luigi_task(registered: Any, tmp_path: Path) -> None:
+    rows = registered.rows.drop(columns="category").copy()
+    rows.loc[rows.index[0], "neighbourhood"] = "Atlantis"
+    rows.loc[rows.index[1], "tv"] = 7
+    rows.loc[rows.index[2], "latitude"] = 51.5
+    source = tmp_path / "api.csv"
+    rows.to_csv(source, index=False)
+    out = tmp_path / "out.csv"
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "luigi"),
+            "--module",
+            "mle_challenge.pipeline",
+            "BatchPredict",
+            "--input",
+            str(source),
+            "--output-path",
+            str(out),
+            "--model",
+            registered.tag,
+            "--local-scheduler",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    predictions = pd.read_csv(out)
+    assert len(predictions) == len(rows) - 3
+    reasons = set(pd.read_csv(tmp_path / "out.rejects.csv")["reason"])
+    assert any(r.startswith("neighbourhood not one of") for r in reasons)
+    assert "tv is not true, false, 1 or 0" in reasons
+    assert any(r.startswith("latitude outside New York City") for r in reasons)
+
+
+def test_missing_columns_and_model_are_clear_errors(registered: Any, tmp_path: Path) -> None:
+    source = tmp_path / "bad.csv"
+    pd.DataFrame({"id": [1], "room_type": ["Private room"]}).to_csv(source, index=False)
+    done = _cli(
+        "predict",
+        "--input",
+        str(source),
+        "--output",
+        str(tmp_path / "o.csv"),
+        "--model",
+        registered.tag,
+    )
+    assert done.returncode == 2 and "missing column(s)" in done.stderr
+    assert not (tmp_path / "o.csv").exists()
+    absent = _cli(
+        "predict",
+        "--input",
+        str(source),
+        "--output",
+        str(tmp_path / "o.csv"),
+        "--model",
+        "price_classifier:doesnotexist",
+    )
+    assert absent.returncode == 2 and "no model price_classifier:doesnotexist" in absent.stderr
+
+
+def test_client_and_classify_command(live_service: str, registered: Any, tmp_path: Path) -> None:
+    from mle_challenge.client import ClientError, PriceClient
+
+    client = PriceClient(live_service, timeout=5, retries=1)
+    assert client.ready() and client.model()["tag"] == registered.tag
+    listings = registered.rows.drop(columns="category").head(30)
+    records = [
+        {k: (None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)) for k, v in r.items()}
+        for r in listings.to_dict("records")
+    ]
+    answers = PriceClient(live_service, batch_size=7).classify_batch(records)
+    assert [a["id"] for a in answers] == [r["id"] for r in records]
+    with pytest.raises(ClientError, match="400.*latitude"):
+        client.classify(records[0] | {"latitude": 0.0})
+    with pytest.raises(ClientError, match="cannot reach"):
+        PriceClient("http://127.0.0.1:9", timeout=1, retries=0).model()
+
+    api = tmp_path / "rows.parquet"
+    listings.to_parquet(api, index=False)
+    done = _cli("classify", "--url", live_service, "--listings", str(api), "--sample", "5")
+    assert done.returncode == 0, done.stderr
+    assert f"5 listings classified by {registered.tag}" in done.stdout
+    down = _cli("classify", "--url", "http://127.0.0.1:9", "--input", str(api), "--retries", "0")
+    assert down.returncode == 2 and "cannot reach" in down.stderr
