@@ -151,7 +151,7 @@ def test_client_and_classify_command(live_service: str, registered: Any, tmp_pat
     ]
     answers = PriceClient(live_service, batch_size=7).classify_batch(records)
     assert [a["id"] for a in answers] == [r["id"] for r in records]
-    with pytest.raises(ClientError, match="400.*latitude"):
+    with pytest.raises(ClientError, match=r"400.*latitude"):
         client.classify(records[0] | {"latitude": 0.0})
     with pytest.raises(ClientError, match="cannot reach"):
         PriceClient("http://127.0.0.1:9", timeout=1, retries=0).model()
