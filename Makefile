@@ -95,6 +95,10 @@ docs: $(STAMP) ## Regenerate docs/openapi.yaml from the service (needs a registe
 bench-serve: $(STAMP) ## Serve the bento under wrk at concurrency 1 and 8 beside the baseline and a bare floor
 	$(PY) -m mle_challenge.bench serve --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz $(if $(BENTO_TAG),--bento $(BENTO_TAG))
 
+.PHONY: bench-batch
+bench-batch: $(STAMP) ## Rows/s and peak memory of batch prediction on NYC scaled to 300k and 3M rows
+	$(PY) -m mle_challenge.bench batch --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz
+
 .PHONY: test
 test: $(STAMP) ## Run the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from mle_challenge.processes import free_port, start, stop, wait_ready
+
 
 @click.group()
 def bench() -> None:
@@ -117,54 +119,12 @@ def _wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, fl
     return figures
 
 
-def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def _wait(url: str, process: subprocess.Popen[bytes], path: str = "/readyz") -> None:
-    import requests
-
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise click.ClickException(f"server for {url} exited with {process.returncode}")
-        try:
-            if requests.get(url + path, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise click.ClickException(f"{url} did not become ready in 120 s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    import signal
-
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
 def _worker_rss_mb(process: subprocess.Popen[bytes]) -> list[float]:
     import psutil
 
     children = psutil.Process(process.pid).children(recursive=True)
     workers = [c for c in children if "_bentoml_impl.worker" in " ".join(c.cmdline())]
     return [w.memory_info().rss / 1e6 for w in workers]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _dir_mb(path: Path) -> float:
@@ -252,19 +212,22 @@ def serve(listings: str, params: str, home: str, seconds: int, image: bool) -> N
     }
     results: dict[str, dict[str, Any]] = {}
     for name, command in targets.items():
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         run_env = env | {
             "MLE_MODEL_TAG": baseline if "RF" in name else ours,
             "MLE_FLOOR_CATEGORIES": json.dumps(model_categories(ours)),
         }
-        process = _start(
+        process = start(
             [*command, "--host", "127.0.0.1", "--port", str(port)],
             run_env,
             root / f"serve-{port}.log",
         )
         try:
-            _wait(url, process, "/classify" if "floor" in name else "/readyz")
+            try:
+                wait_ready(url, process, path="/classify" if "floor" in name else "/readyz")
+            except RuntimeError as exc:
+                raise click.ClickException(str(exc)) from exc
             figures: dict[str, Any] = {
                 "c1": _wrk(f"{url}/classify", script, 1, seconds),
                 "c8": _wrk(f"{url}/classify", script, 8, seconds),
@@ -275,7 +238,7 @@ def serve(listings: str, params: str, home: str, seconds: int, image: bool) -> N
                 figures["same answers"] = _same_answers(url, ours, bodies, sample)
             results[name] = figures
         finally:
-            _stop(process)
+            stop(process)
 
     import bentoml
 
@@ -357,6 +320,81 @@ def _image_report(bento_tag: str) -> None:
         text=True,
     ).stdout
     click.echo("largest installed packages (MB):\n" + largest)
+
+
+# --- batch prediction ---------------------------------------------------------------------------
+
+
+def _scaled_listings(listings: str, rows: int, path: Path) -> Path:
+    """The raw listings repeated (fresh ids each copy) up to ``rows`` rows, as plain CSV."""
+    if path.is_file() and sum(1 for _ in path.open()) - 1 >= rows:
+        return path
+    from mle_challenge.sources import read_csv_strings
+
+    base = read_csv_strings(listings)
+    ids = base["id"].astype("int64")
+    step = int(ids.max()) + 1
+    written = 0
+    with path.open("w") as out:
+        copy = 0
+        while written < rows:
+            part = base.head(rows - written).assign(id=(ids + copy * step).head(rows - written))
+            part.to_csv(out, index=False, header=copy == 0)
+            written += len(part)
+            copy += 1
+    return path
+
+
+def _measure(command: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) and stdout of ``command`` run as a child process."""
+    wrapper = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "elapsed = time.perf_counter() - t\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+        "print(done.stdout); print(done.stderr, file=sys.stderr)\n"
+        "print(f'@@ {elapsed} {peak} {done.returncode}')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", wrapper, *command], capture_output=True, text=True
+    )
+    tail = result.stdout.strip().splitlines()[-1].split()
+    if tail[3] != "0":
+        raise click.ClickException(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+    return float(tail[1]), float(tail[2]), result.stdout
+
+
+@bench.command("batch")
+@click.option("--listings", required=True, help="Raw NYC listings to scale up.")
+@click.option("--params", default="params.yaml", show_default=True)
+@click.option("--home", default="outputs/bench", show_default=True)
+@click.option("--rows", default=300_000, show_default=True)
+@click.option("--big-rows", default=3_000_000, show_default=True, help="For peak memory.")
+def batch(listings: str, params: str, home: str, rows: int, big_rows: int) -> None:
+    """Rows/s and peak memory of `mle-challenge predict` on the NYC data scaled up."""
+    root = Path(home).resolve()
+    os.environ["BENTOML_HOME"] = str(root / "bentoml")
+    os.environ["BENTOML_DO_NOT_TRACK"] = "True"
+    from mle_challenge.runner import run_training
+
+    outcome = run_training(listings, params, str(root / "pipeline"), workers=2)
+    if not outcome.ok or outcome.tag is None:
+        raise click.ClickException(outcome.summary)
+    cli = [sys.executable, "-m", "mle_challenge.cli", "predict", "--model", outcome.tag]
+    click.echo(f"model {outcome.tag}; {os.cpu_count()} cores")
+    click.echo(f"{'input rows':>12} {'format':>8} {'seconds':>8} {'rows/s':>9} {'peak MB':>8}")
+    for count in (rows, big_rows):
+        source = _scaled_listings(listings, count, root / f"listings-{count}.csv")
+        for suffix in (".parquet", ".csv"):
+            if count == big_rows and suffix == ".csv":
+                continue
+            output = root / f"predictions-{count}{suffix}"
+            seconds, peak, _ = _measure([*cli, "--input", str(source), "--output", str(output)])
+            click.echo(
+                f"{count:>12,} {suffix.lstrip('.'):>8} {seconds:>8.1f} {count / seconds:>9,.0f}"
+                f" {peak:>8,.0f}"
+            )
 
 
 if __name__ == "__main__":

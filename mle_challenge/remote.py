@@ -16,6 +16,7 @@ import hashlib
 import json
 import tarfile
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -111,6 +112,58 @@ def _archive_root(folder: Path) -> Path:
     raise TransferError("the archive holds neither a BentoML model nor a bento")
 
 
+# --- shared by models and bentos ---
+
+
+def _push(
+    kind: str, tag: str, folder: str, export: Callable[[str, str], Any], facts: dict[str, Any]
+) -> str:
+    """Upload ``tag``'s export and then its manifest; skip when an equal push is there."""
+    version = tag.split(":")[1]
+    archive_url = _join(folder, f"{version}.tar.gz")
+    existing = _read_json(_manifest_url(archive_url))
+    if existing is not None and all(existing.get(k) == v for k, v in facts.items()):
+        fs, path = _filesystem(archive_url)
+        if fs.exists(path):
+            return archive_url
+    with tempfile.TemporaryDirectory(prefix="mle-push-") as scratch:
+        archive = Path(scratch) / f"{version}.tar.gz"
+        export(tag, str(archive))
+        manifest = {
+            "kind": kind,
+            "tag": tag,
+            "archive": archive_url,
+            "archive_sha256": _sha256(archive),
+            "pushed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **facts,
+        }
+        manifest_file = Path(scratch) / "manifest.json"
+        manifest_file.write_text(json.dumps(manifest, indent=2))
+        _upload(archive, archive_url)
+        _upload(manifest_file, _manifest_url(archive_url))  # last: a manifest means complete
+    return archive_url
+
+
+def _manifest(archive_url: str, kind: str, command: str) -> dict[str, Any]:
+    manifest = _read_json(_manifest_url(archive_url))
+    if manifest is None or manifest.get("kind") != kind:
+        raise TransferError(
+            f"no {kind} manifest beside {archive_url}: was it pushed by `{command}`?"
+        )
+    return manifest
+
+
+def _fetch(archive_url: str, manifest: dict[str, Any], scratch: Path) -> tuple[Path, Path]:
+    """Download, check the sha256 and every member's path, extract: (archive, its root)."""
+    archive = scratch / "archive.tar.gz"
+    _download(archive_url, archive)
+    if _sha256(archive) != manifest["archive_sha256"]:
+        raise TransferError(f"{archive_url} does not match the sha256 its manifest records")
+    extracted = scratch / "extracted"
+    safe_extract(archive, extracted)
+    return archive, _archive_root(extracted)
+
+
 # --- models ---
 
 
@@ -119,32 +172,13 @@ def push_model(tag: str | None, prefix: str) -> str:
     import bentoml
 
     exact = verified(resolve_tag(tag))
-    name, version = exact.split(":")
-    archive_url = _join(prefix, name, f"{version}.tar.gz")
-    manifest_url = _join(prefix, name, f"{version}.json")
     card = read_card(exact)
-    existing = _read_json(manifest_url)
-    if existing is not None and existing.get("content_hash") == card["content_hash"]:
-        fs, path = _filesystem(archive_url)
-        if fs.exists(path):
-            return archive_url
-    with tempfile.TemporaryDirectory(prefix="mle-push-") as scratch:
-        archive = Path(scratch) / f"{version}.tar.gz"
-        bentoml.models.export_model(exact, str(archive), output_format="gz")
-        manifest = {
-            "kind": "model",
-            "tag": exact,
-            "archive": archive_url,
-            "archive_sha256": _sha256(archive),
-            "content_hash": card["content_hash"],
-            "gate": card.get("gate"),
-            "pushed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        manifest_file = Path(scratch) / "manifest.json"
-        manifest_file.write_text(json.dumps(manifest, indent=2))
-        _upload(archive, archive_url)
-        _upload(manifest_file, manifest_url)  # last: a manifest means a complete push
-    return archive_url
+    facts = {"content_hash": card["content_hash"], "gate": card.get("gate")}
+
+    def export(tag: str, path: str) -> Any:
+        return bentoml.models.export_model(tag, path, output_format="gz")
+
+    return _push("model", exact, _join(prefix, exact.split(":")[0]), export, facts)
 
 
 def _manifest_url(archive_url: str) -> str:
@@ -158,11 +192,7 @@ def pull_model(archive_url: str) -> str:
     import bentoml
     from bentoml.exceptions import NotFound
 
-    manifest = _read_json(_manifest_url(archive_url))
-    if manifest is None or manifest.get("kind") != "model":
-        raise TransferError(
-            f"no model manifest beside {archive_url}: was it pushed by `models push`?"
-        )
+    manifest = _manifest(archive_url, "model", "models push")
     tag = str(manifest["tag"])
     try:
         bentoml.models.get(tag)
@@ -171,13 +201,8 @@ def pull_model(archive_url: str) -> str:
     except NotFound:
         pass
     with tempfile.TemporaryDirectory(prefix="mle-pull-") as scratch:
-        archive = Path(scratch) / "model.tar.gz"
-        _download(archive_url, archive)
-        if _sha256(archive) != manifest["archive_sha256"]:
-            raise TransferError(f"{archive_url} does not match the sha256 its manifest records")
-        extracted = Path(scratch) / "extracted"
-        safe_extract(archive, extracted)
-        found = content_hash(_archive_root(extracted))
+        archive, root = _fetch(archive_url, manifest, Path(scratch))
+        found = content_hash(root)
         if found != manifest["content_hash"]:
             raise TransferError(
                 f"{archive_url} holds a model whose content hash {found} is not the recorded "
@@ -207,44 +232,25 @@ def _forget(tag: str) -> None:
 
 
 def push_bento(tag: str | None, prefix: str) -> str:
+    """Export bento ``tag`` (with its models) to ``prefix``; returns the archive URL."""
     import bentoml
 
     from mle_challenge.bento import resolve_bento
 
     exact = resolve_bento(tag)
-    name, version = exact.split(":")
-    archive_url = _join(prefix, "bentos", name, f"{version}.tar.gz")
-    manifest_url = _join(prefix, "bentos", name, f"{version}.json")
-    if _read_json(manifest_url) is not None:
-        fs, path = _filesystem(archive_url)
-        if fs.exists(path):
-            return archive_url
-    with tempfile.TemporaryDirectory(prefix="mle-push-") as scratch:
-        archive = Path(scratch) / f"{version}.tar.gz"
-        bentoml.bentos.export_bento(exact, str(archive), output_format="gz")
-        manifest = {
-            "kind": "bento",
-            "tag": exact,
-            "archive": archive_url,
-            "archive_sha256": _sha256(archive),
-            "pushed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        manifest_file = Path(scratch) / "manifest.json"
-        manifest_file.write_text(json.dumps(manifest, indent=2))
-        _upload(archive, archive_url)
-        _upload(manifest_file, manifest_url)
-    return archive_url
+
+    def export(tag: str, path: str) -> Any:
+        return bentoml.bentos.export_bento(tag, path, output_format="gz")
+
+    return _push("bento", exact, _join(prefix, "bentos", exact.split(":")[0]), export, {})
 
 
 def pull_bento(archive_url: str) -> str:
+    """Bring a pushed bento back into the local store, after checking its archive."""
     import bentoml
     from bentoml.exceptions import NotFound
 
-    manifest = _read_json(_manifest_url(archive_url))
-    if manifest is None or manifest.get("kind") != "bento":
-        raise TransferError(
-            f"no bento manifest beside {archive_url}: was it pushed by `bento push`?"
-        )
+    manifest = _manifest(archive_url, "bento", "bento push")
     tag = str(manifest["tag"])
     try:
         bentoml.bentos.get(tag)
@@ -252,11 +258,7 @@ def pull_bento(archive_url: str) -> str:
     except NotFound:
         pass
     with tempfile.TemporaryDirectory(prefix="mle-pull-") as scratch:
-        archive = Path(scratch) / "bento.tar.gz"
-        _download(archive_url, archive)
-        if _sha256(archive) != manifest["archive_sha256"]:
-            raise TransferError(f"{archive_url} does not match the sha256 its manifest records")
-        safe_extract(archive, Path(scratch) / "extracted")
+        archive, _ = _fetch(archive_url, manifest, Path(scratch))
         try:
             bentoml.bentos.import_bento(str(archive))
         except Exception as exc:

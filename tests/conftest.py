@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-import requests
+
+from mle_challenge.processes import free_port, start, stop, wait_ready
 
 NYC = "nyc-2021-12"
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,64 +126,27 @@ def registered() -> Registered:
     return Registered(tag=tag, baseline_tag=baseline, rows=rows)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes] | None, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before it was ready")
-        try:
-            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} not ready after {timeout:.0f} s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop a server started in its own process group, children included."""
-    import signal
-
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+def serve_from_source(env: dict[str, str], folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``bentoml serve`` of the service from source on a free loopback port, once ready."""
+    port = free_port()
+    log = folder / f"serve-{port}.log"
+    command = [str(Path(sys.executable).parent / "bentoml"), "serve"]
+    command += ["mle_challenge.service:PriceClassifier", "--host", "127.0.0.1", "--port", str(port)]
+    process = start(command, {**env, "MLE_SERVE_WORKERS": "1"}, log, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process, timeout=90)
+    except RuntimeError as exc:
+        stop(process)
+        pytest.fail(f"{exc}; log:\n{log.read_text()[-3000:]}")
+    return process, url
 
 
 @pytest.fixture(scope="session")
 def live_service(registered: Registered, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``bentoml serve`` of the service from source on a free loopback port; its base URL."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = {**os.environ, "MLE_MODEL_TAG": registered.tag, "MLE_SERVE_WORKERS": "1"}
-    command = [
-        str(Path(sys.executable).parent / "bentoml"),
-        "serve",
-        "mle_challenge.service:PriceClassifier",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, process)
-    except RuntimeError as exc:
-        stop(process)
-        pytest.fail(f"{exc}; log:\n{log.read_text()[-3000:]}")
+    """The service serving the session's model; its base URL."""
+    env = {**os.environ, "MLE_MODEL_TAG": registered.tag}
+    process, url = serve_from_source(env, tmp_path_factory.mktemp("serve"))
     yield url
     stop(process)
 

@@ -93,38 +93,12 @@ def test_promote_without_a_gate_is_refused(registered: Any) -> None:
     assert done.returncode == 2 and "no gate result" in done.stderr
 
 
-def _serve_production(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    from tests.conftest import free_port, wait_ready
-
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "MLE_MODEL_TAG"}
-    env["MLE_SERVE_WORKERS"] = "1"
-    log = (tmp_path / f"serve-{port}.log").open("wb")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "bentoml"),
-            "serve",
-            "mle_challenge.service:PriceClassifier",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_ready(url, process)
-    return process, url
-
-
 def _answer_of_production(tmp_path: Path) -> dict[str, Any]:
-    from tests.conftest import stop
+    """What the service answers when no model is named: production's answer."""
+    from tests.conftest import serve_from_source, stop
 
-    process, url = _serve_production(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "MLE_MODEL_TAG"}
+    process, url = serve_from_source(env, tmp_path)
     try:
         return dict(requests.post(f"{url}/classify", json=EXAMPLE_LISTING, timeout=10).json())
     finally:

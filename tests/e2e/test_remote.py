@@ -58,7 +58,7 @@ class S3:
 
 
 def start_seaweedfs(folder: Path) -> S3:
-    from tests.conftest import free_port
+    from mle_challenge.processes import free_port
 
     weed = shutil.which("weed", path=str(Path(sys.executable).parent))
     if weed is None:
