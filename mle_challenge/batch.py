@@ -195,6 +195,33 @@ def _raw_to_api(chunk: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.Data
     return api.astype("string").astype(object).where(api.notna(), None), refused
 
 
+def api_chunks(
+    source: str, chunk_rows: int = 100_000
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, int]]:
+    """``source`` as chunks of API-shaped text rows: ``(rows, refused by cleaning, rows read)``.
+
+    Raw Inside Airbnb listings (told by their ``amenities`` column) are cleaned first, and
+    the rows cleaning refuses come back with a ``reason``; API-shaped rows pass as they are.
+    """
+    from mle_challenge.data import REQUIRED_COLUMNS
+
+    header = _header(source)
+    raw = "amenities" in header
+    required = [c for c in REQUIRED_COLUMNS if c != "price"] if raw else [*API_FEATURES, "id"]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise DataValidationError(
+            f"{source} is missing column(s) {', '.join(missing)}: give raw Inside Airbnb "
+            "listings, or rows with the /classify fields and an id."
+        )
+    for chunk in _chunks(source, raw, chunk_rows):
+        if raw:
+            rows, refused = _raw_to_api(chunk, source)
+            yield rows, refused, len(chunk)
+        else:
+            yield chunk, chunk.iloc[:0].assign(reason=pd.Series(dtype="string")), len(chunk)
+
+
 # --- writing ---
 
 
@@ -258,7 +285,6 @@ def predict_file(
 ) -> BatchReport:
     """Predict every listing in ``source`` into ``output``; refused rows go to the rejects."""
     from mle_challenge import lifecycle
-    from mle_challenge.data import REQUIRED_COLUMNS
     from mle_challenge.predict import Predictor
     from mle_challenge.registry import resolve_tag
 
@@ -269,26 +295,15 @@ def predict_file(
         )
     predictor = Predictor.load(lifecycle.verified(resolve_tag(tag)))
     categories = predictor.categories
-    header = _header(source)
-    raw = "amenities" in header
-    required = [c for c in REQUIRED_COLUMNS if c != "price"] if raw else [*API_FEATURES, "id"]
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise DataValidationError(
-            f"{source} is missing column(s) {', '.join(missing)}: give raw Inside Airbnb "
-            "listings, or rows with the /classify fields and an id."
-        )
     report = BatchReport(model=predictor.tag, output=output, rejects=rejects_path(output))
     columns = ["id", "price_category", *(f"p_{c}" for c in predictor.classes), "model"]
     writer, rejects = _Writer(output), _Writer(report.rejects)
     try:
-        for chunk in _chunks(source, raw, chunk_rows):
-            report.rows_read += len(chunk)
-            if raw:
-                chunk, refused = _raw_to_api(chunk, source)
-                if len(refused):
-                    report.add_rejects(refused["reason"], refused["id"])
-                    rejects.write(refused)
+        for chunk, refused, read in api_chunks(source, chunk_rows):
+            report.rows_read += read
+            if len(refused):
+                report.add_rejects(refused["reason"], refused["id"])
+                rejects.write(refused)
             rows, reasons = check_rows(chunk, categories)
             bad = reasons.notna()
             if bad.any():

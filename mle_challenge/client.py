@@ -114,12 +114,9 @@ def listings_from_file(
         rows: Sequence[dict[str, Any]] = loaded if isinstance(loaded, list) else [loaded]
         frame = pd.DataFrame(rows)
     else:
-        from mle_challenge.batch import _chunks, _header, _raw_to_api
+        from mle_challenge.batch import api_chunks
 
-        raw = "amenities" in _header(source)
-        parts = []
-        for chunk in _chunks(source, raw, 200_000):
-            parts.append(_raw_to_api(chunk, source)[0] if raw else chunk)
+        parts = [rows for rows, _, _ in api_chunks(source, 200_000)]
         frame = pd.concat(parts, ignore_index=True)
         for column in ("id", "accommodates", "tv", "elevator", "internet"):
             frame[column] = pd.to_numeric(frame[column]).astype("Int64")
