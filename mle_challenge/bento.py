@@ -117,13 +117,14 @@ def build_bento(model_tag: str | None = None, bentofile: Path = BENTOFILE) -> st
     from mle_challenge import lifecycle
 
     if model_tag is None:
-        model_tag = lifecycle.production_tag()
-        if model_tag is None:
+        tag = lifecycle.production_tag()  # checked against its content hash
+        if tag is None:
             raise RegistryError(
                 "no production model to build: promote one (`mle-challenge promote TAG`, or "
                 "`make run`), or pass MODEL_TAG=name:version."
             )
-    tag = lifecycle.verified(resolve_tag(model_tag))
+    else:
+        tag = lifecycle.verified(resolve_tag(model_tag))
     config = _bentofile(bentofile)
     python = dict(config.pop("python", None) or {})
     pins = pinned_closure()

@@ -123,7 +123,4 @@ class CompiledBoosting:
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         raw = self.raw_predict(np.asarray(X, dtype=float))
-        proba = self._estimator._loss.predict_proba(raw)
-        if proba.ndim == 1:  # binary: sklearn returns P(positive) only
-            proba = np.column_stack([1.0 - proba, proba])
-        return np.asarray(proba)
+        return np.asarray(self._estimator._loss.predict_proba(raw))

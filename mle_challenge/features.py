@@ -107,7 +107,11 @@ class ListingFeatures(TransformerMixin, BaseEstimator):
         if len(values) > 64:  # pandas' hash join wins on large inputs, a dict on small ones
             found = pd.Index(vocabulary).get_indexer(values.astype(str))
             return np.where(found < 0, np.nan, found.astype(float))
-        position = {name: float(i) for i, name in enumerate(vocabulary)}
+        # Built once per fitted model (the service calls this on every request), not per call.
+        positions = self.__dict__.setdefault("_positions", {})
+        if column not in positions:
+            positions[column] = {name: float(i) for i, name in enumerate(vocabulary)}
+        position = positions[column]
         return np.array([position.get(str(v), np.nan) for v in values], dtype=float)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

@@ -192,7 +192,7 @@ def _set(name: str, tag: str, reason: str, previous: tuple[str, ...], action: st
     current = read_alias(name)
     alias = Alias(
         tag=tag,
-        content_hash=content_hash(model_path(tag)),
+        content_hash=read_card(tag)["content_hash"],  # callers verified it just before
         since=_now(),
         user=_user(),
         reason=reason,

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
@@ -49,16 +48,13 @@ class S3:
         )
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+        from mle_challenge.processes import stop
+
+        stop(self.process)
 
 
 def start_seaweedfs(folder: Path) -> S3:
-    from mle_challenge.processes import free_port
+    from mle_challenge.processes import free_port, start
 
     weed = shutil.which("weed", path=str(Path(sys.executable).parent))
     if weed is None:
@@ -98,14 +94,7 @@ def start_seaweedfs(folder: Path) -> S3:
         "-volume.max=50",
         *(f"-{name}={port}" for name, port in ports.items()),
     ]
-    log = (folder / "weed.log").open("wb")
-    process = subprocess.Popen(
-        command,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={**os.environ, "TMPDIR": str(folder)},
-    )
+    process = start(command, {**os.environ, "TMPDIR": str(folder)}, folder / "weed.log")
     server = S3(f"http://127.0.0.1:{ports['s3.port']}", process)
     deadline = time.monotonic() + 60
     while True:
