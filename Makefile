@@ -32,7 +32,7 @@ help: ## List the targets
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip sync --quiet --python $(PY) requirements.txt
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(PY) requirements.txt
 	$(BIN)/uv pip install --quiet --python $(PY) --no-deps -e .
 	@touch $@
 

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -22,9 +22,11 @@ import pandas as pd
 from mle_challenge.errors import DataValidationError, SourceError
 from mle_challenge.features import API_FEATURES, CATEGORICAL
 from mle_challenge.schema import LATITUDE_RANGE, LONGITUDE_RANGE
+from mle_challenge.sources import BadRow
 
 FLAGS = ("tv", "elevator", "internet")
 COUNTS = ("beds", "bedrooms", "bathrooms")
+_COORDINATES = ("latitude", "longitude")
 _TRUE, _FALSE = {"1", "true", "1.0"}, {"0", "false", "0.0"}
 
 
@@ -83,18 +85,18 @@ def _header(source: str) -> list[str]:
                 return list(pq.ParquetFile(handle).schema_arrow.names)
         except Exception as exc:
             raise SourceError(f"cannot read {source} as Parquet: {exc}") from exc
-    from mle_challenge.sources import read_csv_chunks
+    from mle_challenge.sources import csv_columns
 
-    for chunk in read_csv_chunks(source, None, chunk_rows=1):
-        return list(chunk.columns)
-    raise SourceError(f"{source} has no rows: nothing to predict.")
+    return csv_columns(source)
 
 
 def _is_parquet(source: str) -> bool:
     return source.endswith((".parquet", ".pq"))
 
 
-def _chunks(source: str, raw: bool, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _chunks(
+    source: str, raw: bool, chunk_rows: int, bad_rows: list[BadRow]
+) -> Iterator[pd.DataFrame]:
     from mle_challenge.data import RAW_COLUMNS
     from mle_challenge.sources import read_csv_chunks, storage_options
 
@@ -107,103 +109,103 @@ def _chunks(source: str, raw: bool, chunk_rows: int) -> Iterator[pd.DataFrame]:
             parquet = pq.ParquetFile(handle)
             columns = [c for c in parquet.schema_arrow.names if c in wanted]
             for batch in parquet.iter_batches(batch_size=chunk_rows, columns=columns):
-                frame = batch.to_pandas()
-                # Cells as text, as from a CSV: the checks parse and report them the same way.
-                yield frame.astype("string").astype(object).where(frame.notna(), None)
+                yield batch.to_pandas()  # typed or text cells: the checks take either
         return
-    yield from read_csv_chunks(source, lambda name: name in wanted, chunk_rows)
+    yield from read_csv_chunks(source, lambda name: name in wanted, chunk_rows, bad_rows)
 
 
 # --- checking rows with the API's rules ---
 
 
-def _first_reason(checks: list[tuple[str, Any]], index: pd.Index) -> pd.Series:
-    reason = pd.Series(pd.NA, index=index, dtype="string")
-    for name, mask in checks:
-        reason = reason.mask(reason.isna() & np.asarray(mask, dtype=bool), name)
-    return reason
-
-
 def check_rows(
     frame: pd.DataFrame, categories: dict[str, list[str]]
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """API-shaped rows (text cells) → typed model input and each row's first problem (or NA)."""
+    """API-shaped rows → typed model input and each row's first problem (or NA).
+
+    Cells may be text (a CSV of API rows) or already typed (cleaned raw listings): numbers
+    parse the same either way, so both meet exactly the rules ``/classify`` applies.
+    """
+    from mle_challenge.data import first_reasons, parse_id, parse_number
+
     out = pd.DataFrame(index=frame.index)
     checks: list[tuple[str, Any]] = []
-    ids = pd.to_numeric(frame["id"], errors="coerce")
-    checks.append(("missing id", frame["id"].isna()))
-    checks.append(("id is not a whole number", ids.isna() & frame["id"].notna()))
-    checks.append(("id is not a whole number", ids.notna() & (ids % 1 != 0)))
+    ids = parse_id(frame["id"])
+    id_missing = frame["id"].isna().to_numpy()
+    checks.append(("missing id", id_missing))
+    checks.append(("id is not a whole number", ids.isna().to_numpy() & ~id_missing))
     checks.append(("duplicate id", ids.duplicated(keep="first") & ids.notna()))
     out["id"] = ids
     for column in CATEGORICAL:
         text = frame[column].astype("string").str.strip()
         known = ", ".join(categories[column])
-        checks.append((f"missing {column}", text.isna()))
-        checks.append(
-            (f"{column} not one of: {known}", text.notna() & ~text.isin(categories[column]))
-        )
+        missing = text.isna().to_numpy()
+        checks.append((f"missing {column}", missing))
+        checks.append((f"{column} not one of: {known}", ~missing & ~text.isin(categories[column])))
         out[column] = text
-    number = {c: pd.to_numeric(frame[c], errors="coerce") for c in ("accommodates", *COUNTS)}
-    for column in ("latitude", "longitude"):
-        number[column] = pd.to_numeric(frame[column], errors="coerce")
+    number = {c: parse_number(frame[c]) for c in ("accommodates", *COUNTS, *_COORDINATES)}
     checks.append(("missing accommodates", frame["accommodates"].isna()))
-    for column in ("accommodates", *COUNTS, "latitude", "longitude"):
-        bad = number[column].isna() & frame[column].notna()
-        bad |= ~np.isfinite(number[column].fillna(0))
+    for column, values in number.items():
+        bad = values.isna() & frame[column].notna()
+        bad |= np.isinf(values)
         checks.append((f"{column} is not a number", bad))
+    guests = number["accommodates"]
     checks.append(
-        (
-            "accommodates not a whole number in [1, 50]",
-            ~number["accommodates"].between(1, 50) | (number["accommodates"] % 1 != 0),
-        )
+        ("accommodates not a whole number in [1, 50]", ~guests.between(1, 50) | (guests % 1 != 0))
     )
     for column in COUNTS:
-        checks.append(
-            (
-                f"{column} out of range [0, 50]",
-                number[column].notna() & ~number[column].between(0, 50),
-            )
-        )
-    for column, (low, high) in (("latitude", LATITUDE_RANGE), ("longitude", LONGITUDE_RANGE)):
+        values = number[column]
+        checks.append((f"{column} out of range [0, 50]", values.notna() & ~values.between(0, 50)))
+    for column, (low, high) in zip(_COORDINATES, (LATITUDE_RANGE, LONGITUDE_RANGE), strict=True):
+        values = number[column]
         checks.append((f"missing {column}", frame[column].isna()))
         checks.append(
             (
                 f"{column} outside New York City [{low}, {high}]",
-                number[column].notna() & ~number[column].between(low, high),
+                values.notna() & ~values.between(low, high),
             )
         )
-    for column, values in number.items():
-        out[column] = values.astype(float)
+    out = out.assign(**number)
     for flag in FLAGS:
         text = frame[flag].astype("string").str.strip().str.lower()
         checks.append((f"{flag} is not true, false, 1 or 0", ~text.isin(_TRUE | _FALSE)))
         out[flag] = text.isin(_TRUE).astype(int)
-    return out.loc[:, [*API_FEATURES, "id"]], _first_reason(checks, frame.index)
+    return out.loc[:, [*API_FEATURES, "id"]], first_reasons(checks, frame.index)
 
 
-def _raw_to_api(chunk: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Raw listings → API-shaped text rows, and the rows cleaning refused (with ``reason``)."""
+class Chunk(NamedTuple):
+    """One piece of the input, API-shaped, with what was refused before the API's rules."""
+
+    rows: pd.DataFrame  # API-shaped rows (typed for raw listings, text for API rows)
+    given: pd.DataFrame  # the input rows behind ``rows``, in the same order, as given
+    refused: pd.DataFrame  # input rows refused by cleaning or parsing, with a ``reason``
+    read: int  # input rows this chunk accounts for
+
+
+def _raw_to_api(chunk: pd.DataFrame, source: str) -> Chunk:
+    """Raw listings → API-shaped typed rows, and the rows cleaning refused (with ``reason``)."""
     from mle_challenge.data import clean_listings
     from mle_challenge.features import to_model_input
 
     result = clean_listings(chunk, source, labelled=False)
     assert result.reasons is not None
-    refused = chunk.loc[result.reasons.notna().to_numpy()].copy()
-    refused["reason"] = result.reasons.dropna().to_numpy()
+    bad = result.reasons.notna().to_numpy()
+    refused = chunk.loc[bad].assign(reason=result.reasons[bad].to_numpy())
     api = to_model_input(result.table).assign(id=result.table["id"].to_numpy())
-    return api.astype("string").astype(object).where(api.notna(), None), refused
+    return Chunk(api, chunk.loc[~bad].reset_index(drop=True), refused, len(chunk))
 
 
-def api_chunks(
-    source: str, chunk_rows: int = 100_000
-) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, int]]:
-    """``source`` as chunks of API-shaped text rows: ``(rows, refused by cleaning, rows read)``.
+def _malformed(bad_rows: list[BadRow], columns: list[str]) -> pd.DataFrame:
+    """CSV lines with the wrong number of fields, as reject rows: the line in ``raw_line``."""
+    frame = pd.DataFrame({c: pd.Series([None] * len(bad_rows), dtype=object) for c in columns})
+    frame["reason"] = [row.reason for row in bad_rows]
+    frame["raw_line"] = [row.text for row in bad_rows]
+    bad_rows.clear()
+    return frame
 
-    Raw Inside Airbnb listings (told by their ``amenities`` column) are cleaned first, and
-    the rows cleaning refuses come back with a ``reason``; API-shaped rows pass as they are.
-    """
-    from mle_challenge.data import REQUIRED_COLUMNS
+
+def input_columns(source: str) -> tuple[bool, list[str]]:
+    """Whether ``source`` holds raw listings, and the columns of it that are read."""
+    from mle_challenge.data import RAW_COLUMNS, REQUIRED_COLUMNS
 
     header = _header(source)
     raw = "amenities" in header
@@ -214,12 +216,35 @@ def api_chunks(
             f"{source} is missing column(s) {', '.join(missing)}: give raw Inside Airbnb "
             "listings, or rows with the /classify fields and an id."
         )
-    for chunk in _chunks(source, raw, chunk_rows):
+    wanted = RAW_COLUMNS if raw else frozenset((*API_FEATURES, "id"))
+    return raw, [c for c in header if c in wanted]
+
+
+def api_chunks(source: str, chunk_rows: int = 100_000) -> Iterator[Chunk]:
+    """``source`` as :class:`Chunk` s of API-shaped rows.
+
+    Raw Inside Airbnb listings (told by their ``amenities`` column) are cleaned first (typed
+    cells), and the rows cleaning refuses come back with a ``reason``; API-shaped rows pass
+    as they are (text cells). CSV lines with the wrong number of fields are refused too.
+    """
+    raw, columns = input_columns(source)
+    bad_rows: list[BadRow] = []
+    for chunk in _chunks(source, raw, chunk_rows, bad_rows):
         if raw:
-            rows, refused = _raw_to_api(chunk, source)
-            yield rows, refused, len(chunk)
+            piece = _raw_to_api(chunk, source)
         else:
-            yield chunk, chunk.iloc[:0].assign(reason=pd.Series(dtype="string")), len(chunk)
+            piece = Chunk(chunk, chunk, chunk.iloc[:0], len(chunk))
+        if bad_rows:
+            count = len(bad_rows)
+            malformed = _malformed(bad_rows, columns)
+            piece = piece._replace(
+                refused=pd.concat([piece.refused, malformed], ignore_index=True),
+                read=piece.read + count,
+            )
+        yield piece
+    if bad_rows:  # malformed lines after the last chunk
+        empty, count = pd.DataFrame(columns=columns), len(bad_rows)
+        yield Chunk(empty, empty, _malformed(bad_rows, columns), count)
 
 
 # --- writing ---
@@ -283,7 +308,14 @@ class _Writer:
 def predict_file(
     source: str, output: str, model: str | None = None, chunk_rows: int = 100_000
 ) -> BatchReport:
-    """Predict every listing in ``source`` into ``output``; refused rows go to the rejects."""
+    """Predict every listing in ``source`` into ``output``; refused rows go to the rejects.
+
+    Two stages overlap: while a worker thread predicts and writes one chunk (sklearn's
+    compiled loop and Arrow's writer release the GIL), the caller's thread reads, cleans and
+    checks the next, so both cores stay busy. Chunks are written in input order.
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from mle_challenge import lifecycle
     from mle_challenge.predict import Predictor
     from mle_challenge.registry import resolve_tag
@@ -293,42 +325,59 @@ def predict_file(
         raise DataValidationError(
             "no production model to predict with: pass --model TAG or promote one."
         )
-    predictor = Predictor.load(lifecycle.verified(resolve_tag(tag)))
+    predictor = Predictor.load(lifecycle.verified(resolve_tag(tag)), fast_path=False)
     categories = predictor.categories
     report = BatchReport(model=predictor.tag, output=output, rejects=rejects_path(output))
     columns = ["id", "price_category", *(f"p_{c}" for c in predictor.classes), "model"]
+    labels = pd.CategoricalDtype(list(predictor.classes))
     writer, rejects = _Writer(output), _Writer(report.rejects)
+    reject_columns = [*input_columns(source)[1], "reason", "raw_line"]
+
+    def predict_and_write(good: pd.DataFrame) -> None:
+        predictions = predictor.predict_frame(good)
+        result = {
+            "id": good["id"].to_numpy(dtype="int64"),
+            "price_category": pd.Categorical.from_codes(predictions.codes, dtype=labels),
+        }
+        for i, name in enumerate(predictor.classes):
+            result[f"p_{name}"] = predictions.probabilities[:, i]
+        frame = pd.DataFrame(result).assign(model=predictor.tag)
+        writer.write(frame.astype({"price_category": "str"}))
+        report.rows_predicted += len(frame)
+        counts = np.bincount(predictions.codes, minlength=len(predictor.classes))
+        report.categories.update(dict(zip(predictor.classes, counts.tolist(), strict=True)))
+
+    pending: Future[None] | None = None
     try:
-        for chunk, refused, read in api_chunks(source, chunk_rows):
-            report.rows_read += read
-            if len(refused):
-                report.add_rejects(refused["reason"], refused["id"])
-                rejects.write(refused)
-            rows, reasons = check_rows(chunk, categories)
-            bad = reasons.notna()
-            if bad.any():
-                report.add_rejects(reasons[bad], chunk.loc[bad, "id"])
-                rejects.write(chunk.loc[bad].assign(reason=reasons[bad]))
-            good = rows.loc[~bad]
-            if good.empty:
-                continue
-            predictions = predictor.predict_frame(good)
-            result = pd.DataFrame(
-                {"id": good["id"].astype("int64").to_numpy(), "price_category": predictions.labels}
-            )
-            for i, name in enumerate(predictor.classes):
-                result[f"p_{name}"] = predictions.probabilities[:, i]
-            result["model"] = predictor.tag
-            writer.write(result)
-            report.rows_predicted += len(result)
-            report.categories.update(predictions.labels)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict") as pool:
+            for chunk in api_chunks(source, chunk_rows):
+                report.rows_read += chunk.read
+                if len(chunk.refused):
+                    report.add_rejects(chunk.refused["reason"], chunk.refused["id"])
+                    rejects.write(chunk.refused.reindex(columns=reject_columns))
+                if chunk.rows.empty:
+                    continue
+                rows, reasons = check_rows(chunk.rows, categories)
+                bad = reasons.notna().to_numpy()
+                if bad.any():
+                    report.add_rejects(reasons[bad], chunk.given.loc[bad, "id"])
+                    refused = chunk.given.loc[bad].assign(reason=reasons[bad].to_numpy())
+                    rejects.write(refused.reindex(columns=reject_columns))
+                if pending is not None:
+                    pending.result()  # one chunk in flight: memory stays bounded
+                    pending = None
+                if not bad.all():
+                    pending = pool.submit(predict_and_write, rows.loc[~bad])
+            if pending is not None:
+                pending.result()
         writer.close(columns)
         if report.rejected:
-            rejects.close(["reason"])
+            rejects.close(reject_columns)
         else:
             rejects.abort()
     except BaseException:
         writer.abort()
         rejects.abort()
         raise
+    report.categories = Counter({k: v for k, v in report.categories.items() if v})
     return report

@@ -116,7 +116,7 @@ def listings_from_file(
     else:
         from mle_challenge.batch import api_chunks
 
-        parts = [rows for rows, _, _ in api_chunks(source, 200_000)]
+        parts = [chunk.rows for chunk in api_chunks(source, 200_000)]
         frame = pd.concat(parts, ignore_index=True)
         for column in ("id", "accommodates", "tv", "elevator", "internet"):
             frame[column] = pd.to_numeric(frame[column]).astype("Int64")

@@ -18,9 +18,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from mle_challenge import CATEGORIES
 from mle_challenge.errors import DataValidationError
@@ -120,25 +123,74 @@ class CleanResult:
 
 
 # --- small pure parsers: each takes raw strings and returns values, NaN where unparseable ---
+# They run on Arrow strings (RE2 regexes, Arrow casts): no Python loop over rows, so cleaning
+# keeps up with batch prediction (about 2 µs a row instead of 12).
 
-_PRICE_RE = r"^\s*\$?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*$"
+
+def _arrow_text(raw: pd.Series) -> pa.Array:
+    """``raw`` as an Arrow string array (nulls where missing), without a Python loop."""
+    values = raw.astype("string[pyarrow]").array
+    return pa.array(values, type=pa.large_string()) if len(values) else pa.array([], pa.string())
+
+
+def parse_number(raw: pd.Series) -> pd.Series:
+    """Text → float64; NaN where missing or not a number (as ``pd.to_numeric`` decides)."""
+    if pd.api.types.is_numeric_dtype(raw.dtype):
+        return raw.astype("float64")
+    try:  # Arrow's cast is many times faster, but all or nothing: any bad cell falls back.
+        values = pc.cast(_arrow_text(raw), pa.float64()).to_numpy(zero_copy_only=False)
+        return pd.Series(values, index=raw.index, dtype="float64")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pd.to_numeric(raw, errors="coerce").astype("float64")
+
+
+def parse_id(raw: pd.Series) -> pd.Series:
+    """Text → listing ids: int64 when every cell is a whole number, else float64 with NaN where
+    a cell is missing, not a number or not whole. (Recent ids have 18 digits: float64 would
+    round them, so the common case never goes through it.)"""
+    if pd.api.types.is_integer_dtype(raw.dtype) and not raw.hasnans:
+        return raw.astype("int64")
+    if pd.api.types.is_numeric_dtype(raw.dtype):
+        number = raw.astype("float64")
+        return number.where(number % 1 == 0)
+    try:
+        values = pc.cast(_arrow_text(raw), pa.int64()).to_numpy(zero_copy_only=False)
+        return pd.Series(values, index=raw.index, dtype="int64")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        number = pd.to_numeric(raw, errors="coerce")
+        return number.where(number % 1 == 0)
+
+
+def _extract(raw: pd.Series, pattern: str) -> pd.Series:
+    """The first group of ``pattern`` matched at each cell (RE2 syntax); NA where no match."""
+    found = pc.extract_regex(_arrow_text(raw), pattern)
+    groups = found.type.names if found.type.num_fields else []
+    if not groups:
+        return pd.Series(pd.NA, index=raw.index, dtype="string")
+    column = pc.struct_field(found, groups[0])
+    return pd.Series(column.to_pandas(types_mapper=pd.ArrowDtype), index=raw.index).astype("string")
+
+
+_PRICE_RE = r"^\s*\$?\s*(?P<whole>\d{1,3}(?:,\d{3})+|\d+)(?P<fraction>\.\d+)?\s*$"
 
 
 def parse_price(raw: pd.Series) -> pd.Series:
     """Parse ``"$1,250.00"`` → 1250.0; NaN where the text is not a price."""
-    parts = raw.astype("string").str.extract(_PRICE_RE)
-    whole = parts[0].str.replace(",", "", regex=False)
-    text = whole + parts[1].fillna("")
-    return pd.to_numeric(text, errors="coerce").astype("float64")
+    found = pc.extract_regex(_arrow_text(raw), _PRICE_RE)
+    whole = pc.replace_substring(pc.struct_field(found, "whole"), ",", "")
+    empty = pa.scalar("", whole.type)
+    fraction = pc.coalesce(pc.struct_field(found, "fraction"), empty)
+    text = pc.binary_join_element_wise(whole, fraction, empty).to_pandas()
+    return parse_number(pd.Series(text, index=raw.index))
 
 
-_BATH_NUMBER_RE = r"(\d+(?:\.\d+)?)"
+_BATH_NUMBER_RE = r"(?P<number>\d+(?:\.\d+)?)"
 
 
 def parse_bathrooms_text(raw: pd.Series) -> pd.Series:
     """Parse ``"1.5 shared baths"`` → 1.5 and ``"Half-bath"`` → 0.5; NaN where unparseable."""
     text = raw.astype("string")
-    number = pd.to_numeric(text.str.extract(_BATH_NUMBER_RE)[0], errors="coerce")
+    number = parse_number(_extract(text, _BATH_NUMBER_RE))
     is_half = text.str.contains("half", case=False, na=False)
     return number.where(number.notna() | ~is_half, 0.5).astype("float64")
 
@@ -153,8 +205,7 @@ def parse_bathrooms(frame: pd.DataFrame) -> pd.Series:
     if "bathrooms_text" in frame:
         result = parse_bathrooms_text(frame["bathrooms_text"])
     if "bathrooms" in frame:
-        numeric = pd.to_numeric(frame["bathrooms"], errors="coerce").astype("float64")
-        result = result.fillna(numeric)
+        result = result.fillna(parse_number(frame["bathrooms"]))
     return result
 
 
@@ -175,19 +226,57 @@ def parse_amenities(raw: pd.Series) -> pd.Series:
             return None
         return value
 
-    return raw.map(parse_one)
+    return raw.astype(object).map(parse_one)
 
 
 def amenity_flags(amenities: pd.Series) -> pd.DataFrame:
     """0/1 flag columns from parsed amenity lists; a missing (None) list gives 0 flags."""
     # "key in any item" is "key in the items joined by NUL", which no key contains: one Python
-    # pass to join, then a vectorised substring search per flag (6x faster on 300k rows).
+    # pass to join, then a vectorised substring search per flag.
     joined = amenities.map(lambda items: "\0".join(items) if items else "").astype("string")
     flags = {
         column: joined.str.contains(key, regex=False).astype("int64")
         for column, key in AMENITY_FLAGS.items()
     }
     return pd.DataFrame(flags, index=amenities.index)
+
+
+# A JSON list of strings with no escape sequence, as json.loads accepts it (JSON whitespace,
+# no raw control characters). Its cells' text *is* their items separated by '", "', so a key
+# (which has no quote) is in an item exactly when it is in the cell's text.
+_PLAIN_JSON_LIST = (
+    r'^[ \t\n\r]*\[[ \t\n\r]*(?:"[^"\\\x00-\x1f]*"[ \t\n\r]*'
+    r'(?:,[ \t\n\r]*"[^"\\\x00-\x1f]*"[ \t\n\r]*)*)?\][ \t\n\r]*$'
+)
+
+
+def parse_amenity_flags(raw: pd.Series) -> tuple[pd.Series, pd.DataFrame]:
+    """Amenities cells → (is a JSON list of strings, 0/1 flag columns of :data:`AMENITY_FLAGS`).
+
+    The same answers as :func:`parse_amenities` then :func:`amenity_flags`, without decoding
+    most cells: cells with no backslash are checked by one RE2 match and searched as text;
+    only cells with escape sequences (about 15% of NYC's) are decoded with ``json.loads``.
+    A malformed cell is not valid and has no flags; an empty one is a valid empty list.
+    """
+    text = _arrow_text(raw)
+    missing = pc.is_null(text).to_numpy(zero_copy_only=False)
+    escaped = pc.fill_null(pc.match_substring(text, "\\"), False).to_numpy(zero_copy_only=False)
+    plain = pc.fill_null(pc.match_substring_regex(text, _PLAIN_JSON_LIST), False)
+    valid = missing | plain.to_numpy(zero_copy_only=False)
+    flags = {
+        column: pc.fill_null(pc.match_substring(text, key), False).to_numpy(zero_copy_only=False)
+        & valid
+        for column, key in AMENITY_FLAGS.items()
+    }
+    if escaped.any():
+        where = np.flatnonzero(escaped)
+        decoded = parse_amenities(raw.iloc[where])
+        valid[where] = decoded.notna().to_numpy()
+        exact = amenity_flags(decoded)
+        for column in AMENITY_FLAGS:
+            flags[column][where] = exact[column].to_numpy(dtype=bool)
+    frame = pd.DataFrame({c: v.astype("int64") for c, v in flags.items()}, index=raw.index)
+    return pd.Series(valid, index=raw.index), frame
 
 
 def resolve_neighbourhood(frame: pd.DataFrame) -> pd.Series:
@@ -236,15 +325,21 @@ def check_columns(columns: Sequence[str], source: str, labelled: bool = True) ->
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:
-    return pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    return parse_number(frame[column])
 
 
-def _first_reasons(checks: list[tuple[str, pd.Series]], index: pd.Index) -> pd.Series:
-    """For each row, the first reason whose mask is True; NA where the row is fine."""
-    reason = pd.Series(pd.NA, index=index, dtype="string")
-    for name, mask in checks:
-        reason = reason.mask(reason.isna() & mask.fillna(False).astype(bool), name)
-    return reason
+def first_reasons(checks: Sequence[tuple[str, Any]], index: pd.Index) -> pd.Series:
+    """For each row, the first reason whose mask is True; NA where the row is fine.
+
+    Masks may hold NA (counted as False). One integer array carries the answer until the
+    end, so only refused rows ever get a string.
+    """
+    first = np.zeros(len(index), dtype=np.intp)
+    for number, (_, mask) in enumerate(checks, start=1):
+        hit = pd.Series(mask, copy=False).fillna(False).to_numpy(dtype=bool)
+        first[(first == 0) & hit] = number
+    names = np.array([None, *(name for name, _ in checks)], dtype=object)
+    return pd.Series(names[first], index=index, dtype="string")
 
 
 def _missing_or_bad(raw: pd.Series, parsed: pd.Series, name: str) -> list[tuple[str, pd.Series]]:
@@ -265,11 +360,11 @@ def clean_listings(
     check_columns(list(raw.columns), source, labelled)
     frame = raw.reset_index(drop=True)
 
-    ids = pd.to_numeric(frame["id"], errors="coerce")
+    ids = parse_id(frame["id"])
     no_price = pd.Series(pd.NA, index=frame.index, dtype="string")
     price = parse_price(frame["price"] if labelled else no_price)
     bathrooms = parse_bathrooms(frame)
-    amenities = parse_amenities(frame["amenities"])
+    amenities_ok, flags = parse_amenity_flags(frame["amenities"])
     neighbourhood = resolve_neighbourhood(frame)
     room_type = frame["room_type"].astype("string").str.strip().replace("", pd.NA)
     numbers = {c: _numeric(frame, c) for c in ("latitude", "longitude", "accommodates")}
@@ -291,11 +386,11 @@ def clean_listings(
     for raw_count, parsed, name in counts:
         found = _missing_or_bad(raw_count, parsed, name)
         checks += found if labelled else found[1:]  # predicting: missing is allowed
-    checks.append(("amenities not a JSON list of strings", amenities.isna()))
+    checks.append(("amenities not a JSON list of strings", ~amenities_ok))
     checks.append(("negative count", _any_negative(numbers, bathrooms)))
     checks.append(("latitude out of range [-90, 90]", numbers["latitude"].abs() > 90))
     checks.append(("longitude out of range [-180, 180]", numbers["longitude"].abs() > 180))
-    reasons = _first_reasons(checks, frame.index)
+    reasons = first_reasons(checks, frame.index)
     keep = reasons.isna()
 
     table = pd.DataFrame(
@@ -314,7 +409,7 @@ def clean_listings(
             "category": price_category(price),
         }
     )
-    table = pd.concat([table, amenity_flags(amenities)], axis=1)[keep].reset_index(drop=True)
+    table = pd.concat([table, flags], axis=1)[keep].reset_index(drop=True)
     table = _finalise_types(table)
     report = _report(frame, reasons, table)
     if table.empty and labelled:

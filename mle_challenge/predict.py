@@ -26,14 +26,23 @@ FAST_PATH_MAX_ROWS = 32
 
 @dataclass(frozen=True)
 class Predictions:
-    """Labels and class probabilities; probability columns follow :data:`CATEGORIES`."""
+    """Predicted classes and their probabilities, both in the predictor's ``classes`` order
+    (price order, as :data:`CATEGORIES`)."""
 
-    labels: list[str]
+    classes: tuple[str, ...]
+    codes: np.ndarray  # per row, the index of its label in ``classes``
     probabilities: np.ndarray
+
+    @property
+    def labels(self) -> list[str]:
+        labels: list[str] = np.asarray(self.classes, dtype=object)[self.codes].tolist()
+        return labels
 
 
 class Predictor:
-    def __init__(self, pipeline: Any, *, tag: str = "unregistered", info: Any = None) -> None:
+    def __init__(
+        self, pipeline: Any, *, tag: str = "unregistered", info: Any = None, fast_path: bool = True
+    ) -> None:
         self.pipeline = pipeline
         self.tag = tag
         self.info = info
@@ -41,21 +50,24 @@ class Predictor:
         unknown = sorted(set(classes) - set(CATEGORIES))
         if unknown:
             raise ValueError(f"model {tag} predicts unknown classes {unknown}")
-        self._classes = np.array(classes, dtype=object)
         self._to_price_order = [classes.index(c) for c in CATEGORIES if c in classes]
         self.classes = tuple(c for c in CATEGORIES if c in classes)
+        self._model_to_price = np.array([self.classes.index(c) for c in classes], dtype=np.intp)
         features, estimator = pipeline.steps[0][1], pipeline.steps[-1][1]
         self._fast: tuple[ListingFeatures, CompiledBoosting] | None = None
-        if isinstance(features, ListingFeatures) and CompiledBoosting.supports(estimator):
+        # Batch prediction never takes the small-request path: it skips building it.
+        supported = isinstance(features, ListingFeatures) and CompiledBoosting.supports(estimator)
+        if fast_path and supported:
             self._fast = (features, CompiledBoosting(estimator))
 
     @classmethod
-    def load(cls, model: Any) -> Predictor:
+    def load(cls, model: Any, *, fast_path: bool = True) -> Predictor:
         """Load a model from the BentoML store: a tag string or a ``bentoml.Model``."""
         import bentoml
 
         stored = bentoml.models.get(model) if isinstance(model, str) else model
-        return cls(bentoml.sklearn.load_model(stored), tag=str(stored.tag), info=stored.info)
+        pipeline = bentoml.sklearn.load_model(stored)
+        return cls(pipeline, tag=str(stored.tag), info=stored.info, fast_path=fast_path)
 
     @property
     def fast_path(self) -> bool:
@@ -79,9 +91,10 @@ class Predictor:
         return self._finish(self.pipeline.predict_proba(frame.loc[:, list(API_FEATURES)]))
 
     def _finish(self, proba: np.ndarray) -> Predictions:
-        # Labels exactly as ``pipeline.predict`` gives them: the model's class order, argmax.
-        labels = self._classes[np.argmax(proba, axis=1)].tolist()
-        return Predictions(labels=labels, probabilities=proba[:, self._to_price_order])
+        # Labels exactly as ``pipeline.predict`` gives them: argmax in the model's class order
+        # (which decides ties), then renumbered into price order.
+        codes = self._model_to_price[np.argmax(proba, axis=1)]
+        return Predictions(self.classes, codes, proba[:, self._to_price_order])
 
     def summary(self) -> dict[str, Any]:
         """What the service says about its model at ``GET /model``."""

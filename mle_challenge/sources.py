@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +46,99 @@ def read_csv_strings(source: str, columns: Callable[[str], bool] | None = None) 
         return pd.read_csv(source, **_csv_options(source, columns))
 
 
+@dataclass(frozen=True)
+class BadRow:
+    """A CSV line with the wrong number of fields: kept (not dropped) to report as a reject."""
+
+    line: int | None
+    fields: int
+    expected: int
+    text: str
+
+    @property
+    def reason(self) -> str:
+        return f"malformed CSV row: {self.fields} fields where the header has {self.expected}"
+
+
 def read_csv_chunks(
-    source: str, columns: Callable[[str], bool] | None = None, chunk_rows: int = 100_000
+    source: str,
+    columns: Callable[[str], bool] | None = None,
+    chunk_rows: int = 100_000,
+    bad_rows: list[BadRow] | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """:func:`read_csv_strings` in chunks of ``chunk_rows``, for files of any size."""
+    """:func:`read_csv_strings` in chunks of ``chunk_rows``, for files of any size.
+
+    Arrow's multithreaded reader does the parsing (about four times pandas' speed; quoted
+    cells may span lines, as Inside Airbnb's descriptions do). Lines with the wrong number
+    of fields go to ``bad_rows`` when it is given, so the caller can report them; otherwise
+    the first one stops the read with its line number.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    def on_bad_row(row: Any) -> str:
+        if bad_rows is None:
+            return "error"
+        bad_rows.append(BadRow(row.number, row.actual_columns, row.expected_columns, row.text))
+        return "skip"
+
+    parse = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_bad_row)
+    names = csv_columns(source)
     with _reading(source):
-        reader = pd.read_csv(source, chunksize=chunk_rows, **_csv_options(source, columns))
-        with reader:
-            yield from reader
+        wanted = [n for n in names if columns is None or columns(n)]
+        convert = pacsv.ConvertOptions(
+            include_columns=wanted,
+            column_types=dict.fromkeys(wanted, pa.string()),
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        )
+        with _open_binary(source) as handle:
+            reader = pacsv.open_csv(handle, parse_options=parse, convert_options=convert)
+            pending: list[pa.RecordBatch] = []
+            buffered = 0
+            for batch in reader:
+                pending.append(batch)
+                buffered += batch.num_rows
+                while buffered >= chunk_rows:
+                    table = pa.Table.from_batches(pending)
+                    yield table.slice(0, chunk_rows).to_pandas()
+                    rest = table.slice(chunk_rows)
+                    pending, buffered = rest.to_batches(), rest.num_rows
+            if buffered or not pending:
+                table = pa.Table.from_batches(pending, schema=reader.schema)
+                if table.num_rows:
+                    yield table.to_pandas()
+
+
+def csv_columns(source: str) -> list[str]:
+    """The header of the CSV at ``source`` (reads its first block only)."""
+    import pyarrow.csv as pacsv
+
+    with _reading(source):
+        _csv_options(source, None)  # the same "not found" message as the whole-file reader
+        with _open_binary(source) as handle:
+            parse = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=_skip)
+            return list(pacsv.open_csv(handle, parse_options=parse).schema.names)
+
+
+def _skip(row: Any) -> str:
+    return "skip"  # only the header is wanted here; the full read reports bad rows
+
+
+@contextmanager
+def _open_binary(source: str) -> Iterator[Any]:
+    """``source`` as a binary stream, decompressed by extension (``.gz``, ``.bz2``...)."""
+    if not is_remote(source):
+        import pyarrow as pa
+
+        with pa.input_stream(source, compression="detect") as stream:
+            yield stream
+        return
+    import fsspec
+
+    with fsspec.open(source, "rb", compression="infer", **(storage_options(source) or {})) as f:
+        yield f
 
 
 def _csv_options(source: str, columns: Callable[[str], bool] | None) -> dict[str, Any]:
@@ -81,6 +167,13 @@ def _reading(source: str) -> Iterator[None]:
         raise SourceError(f"{source} is empty: expected a CSV with a header row.") from exc
     except pd.errors.ParserError as exc:
         raise SourceError(f"{source} is not a readable CSV file: {exc}") from exc
+    except _arrow_invalid() as exc:
+        message = str(exc).strip().splitlines()[0]
+        if "Empty CSV file" in message:
+            raise SourceError(f"{source} is empty: expected a CSV with a header row.") from exc
+        if "UTF8" in message:
+            raise SourceError(f"{source} is not UTF-8 text (is it a CSV?): {message}") from exc
+        raise SourceError(f"{source} is not a readable CSV file: {message}") from exc
     except UnicodeDecodeError as exc:
         raise SourceError(f"{source} is not UTF-8 text (is it a CSV?): {exc.reason}") from exc
     except FileNotFoundError as exc:
@@ -96,6 +189,12 @@ def _reading(source: str) -> Iterator[None]:
         if is_remote(source):
             raise SourceError(_remote_hint(source, exc)) from exc
         raise
+
+
+def _arrow_invalid() -> type[Exception]:
+    import pyarrow as pa
+
+    return pa.ArrowInvalid
 
 
 def _remote_hint(source: str, exc: BaseException) -> str:

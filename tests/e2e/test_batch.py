@@ -35,9 +35,16 @@ def test_raw_listings_in_chunks_with_rejects(registered: Any, tmp_path: Path) ->
     raw.loc[3, "latitude"] = 40721.0  # the real sample's broken row
     raw.loc[5, "room_type"] = None
     raw.loc[7, "bedrooms"] = None  # missing counts are predicted, not refused
+    raw.loc[9, "latitude"] = 51.5  # a valid place, outside NYC: refused by the API's rules
     raw = raw.drop(columns="price")  # listings to predict need no price
     source = tmp_path / "listings.csv.gz"
-    raw.to_csv(source, index=False)
+    text = raw.to_csv(index=False).splitlines()
+    # Two lines with the wrong number of fields, one early and one last: reported, not lost.
+    text.insert(1500, "123,too,few")
+    text.append(text[-1] + ",extra")
+    import gzip
+
+    source.write_bytes(gzip.compress(("\n".join(text) + "\n").encode()))
     out = tmp_path / "predictions.parquet"
     done = _cli(
         "predict",
@@ -51,7 +58,7 @@ def test_raw_listings_in_chunks_with_rejects(registered: Any, tmp_path: Path) ->
         "1000",
     )
     assert done.returncode == 0, done.stderr
-    assert "rows read: 2,500; predicted: 2,498; rejected: 2" in done.stdout
+    assert "rows read: 2,502; predicted: 2,497; rejected: 5" in done.stdout, done.stdout
     assert "latitude out of range" in done.stdout and "missing room_type" in done.stdout
     predictions = pd.read_parquet(out)
     assert list(predictions.columns) == [
@@ -63,16 +70,30 @@ def test_raw_listings_in_chunks_with_rejects(registered: Any, tmp_path: Path) ->
         "p_Lux",
         "model",
     ]
-    assert len(predictions) == 2498 and predictions["id"].is_unique
+    assert len(predictions) == 2497 and predictions["id"].is_unique
     assert set(predictions["model"]) == {registered.tag}
-    rejects = pd.read_csv(tmp_path / "predictions.rejects.csv")
-    assert sorted(rejects["reason"]) == ["latitude out of range [-90, 90]", "missing room_type"]
+    rejects = pd.read_csv(tmp_path / "predictions.rejects.csv", dtype=str)
+    assert sorted(rejects["reason"]) == [
+        "latitude out of range [-90, 90]",
+        "latitude outside New York City [40.4, 41.0]",
+        "malformed CSV row: 13 fields where the header has 12",
+        "malformed CSV row: 3 fields where the header has 12",
+        "missing room_type",
+    ]
+    # Rejects keep the input's own columns (refused rows as given), plus reason and raw_line.
+    assert list(rejects.columns) == [*raw.columns, "reason", "raw_line"]
+    outside = rejects[rejects["reason"].str.startswith("latitude outside")].iloc[0]
+    assert outside["id"] == str(raw.loc[9, "id"])
+    assert outside["amenities"] == raw.loc[9, "amenities"]
+    assert set(rejects["raw_line"].dropna()) == {"123,too,few", text[-1]}
     # Same answers as the model's own predict on the same rows.
     from mle_challenge.data import clean_listings
     from mle_challenge.features import to_model_input
     from mle_challenge.sources import read_csv_strings
 
-    clean = clean_listings(read_csv_strings(str(source)), labelled=False).table
+    given = tmp_path / "given.csv"
+    raw.drop(index=9).to_csv(given, index=False)
+    clean = clean_listings(read_csv_strings(str(given)), labelled=False).table
     expected = Predictor.load(registered.tag).pipeline.predict(to_model_input(clean))
     assert list(predictions["price_category"]) == list(expected)
 
