@@ -109,7 +109,10 @@ def registered() -> Registered:
     train, held_out = clean.iloc[:2400], clean.iloc[2400:]
     X, y = to_model_input(train), train["category"]
     tag = _fit_and_register(
-        {"kind": "hist_gradient_boosting", "params": {"max_iter": 60, "random_state": 0}},
+        {
+            "kind": "hist_gradient_boosting",
+            "params": {"max_iter": 60, "max_depth": 6, "random_state": 0},
+        },
         X,
         y,
         "hist_gb",
