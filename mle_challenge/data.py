@@ -250,8 +250,11 @@ _PLAIN_JSON_LIST = (
 )
 
 
-def parse_amenity_flags(raw: pd.Series) -> tuple[pd.Series, pd.DataFrame]:
-    """Amenities cells → (is a JSON list of strings, 0/1 flag columns of :data:`AMENITY_FLAGS`).
+def parse_amenity_flags(
+    raw: pd.Series, flags: Sequence[str] = tuple(AMENITY_FLAGS)
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Amenities cells → (is a JSON list of strings, 0/1 columns of the ``flags`` named, from
+    :data:`AMENITY_FLAGS`).
 
     The same answers as :func:`parse_amenities` then :func:`amenity_flags`, without decoding
     most cells: cells with no backslash are checked by one RE2 match and searched as text;
@@ -263,19 +266,21 @@ def parse_amenity_flags(raw: pd.Series) -> tuple[pd.Series, pd.DataFrame]:
     escaped = pc.fill_null(pc.match_substring(text, "\\"), False).to_numpy(zero_copy_only=False)
     plain = pc.fill_null(pc.match_substring_regex(text, _PLAIN_JSON_LIST), False)
     valid = missing | plain.to_numpy(zero_copy_only=False)
-    flags = {
-        column: pc.fill_null(pc.match_substring(text, key), False).to_numpy(zero_copy_only=False)
+    found = {
+        column: pc.fill_null(pc.match_substring(text, AMENITY_FLAGS[column]), False).to_numpy(
+            zero_copy_only=False
+        )
         & valid
-        for column, key in AMENITY_FLAGS.items()
+        for column in flags
     }
     if escaped.any():
         where = np.flatnonzero(escaped)
         decoded = parse_amenities(raw.iloc[where])
         valid[where] = decoded.notna().to_numpy()
         exact = amenity_flags(decoded)
-        for column in AMENITY_FLAGS:
-            flags[column][where] = exact[column].to_numpy(dtype=bool)
-    frame = pd.DataFrame({c: v.astype("int64") for c, v in flags.items()}, index=raw.index)
+        for column in flags:
+            found[column][where] = exact[column].to_numpy(dtype=bool)
+    frame = pd.DataFrame({c: v.astype("int64") for c, v in found.items()}, index=raw.index)
     return pd.Series(valid, index=raw.index), frame
 
 
@@ -348,14 +353,19 @@ def _missing_or_bad(raw: pd.Series, parsed: pd.Series, name: str) -> list[tuple[
 
 
 def clean_listings(
-    raw: pd.DataFrame, source: str = "listings", *, labelled: bool = True
+    raw: pd.DataFrame,
+    source: str = "listings",
+    *,
+    labelled: bool = True,
+    flags: Sequence[str] = tuple(AMENITY_FLAGS),
 ) -> CleanResult:
     """Validate and clean raw listings (all cells as strings) into the training table.
 
     ``labelled=False`` cleans listings to predict: no price is needed, and a missing count
     (bedrooms, beds, bathrooms) stays missing, since the model handles it, instead of
-    dropping the row as training does. Raises :class:`DataValidationError` when a required
-    column is missing or, for training, when nothing is left.
+    dropping the row as training does. ``flags`` limits the amenity flag columns to those
+    named (batch prediction needs only the API's three). Raises :class:`DataValidationError`
+    when a required column is missing or, for training, when nothing is left.
     """
     check_columns(list(raw.columns), source, labelled)
     frame = raw.reset_index(drop=True)
@@ -364,7 +374,7 @@ def clean_listings(
     no_price = pd.Series(pd.NA, index=frame.index, dtype="string")
     price = parse_price(frame["price"] if labelled else no_price)
     bathrooms = parse_bathrooms(frame)
-    amenities_ok, flags = parse_amenity_flags(frame["amenities"])
+    amenities_ok, flag_columns = parse_amenity_flags(frame["amenities"], flags)
     neighbourhood = resolve_neighbourhood(frame)
     room_type = frame["room_type"].astype("string").str.strip().replace("", pd.NA)
     numbers = {c: _numeric(frame, c) for c in ("latitude", "longitude", "accommodates")}
@@ -409,7 +419,7 @@ def clean_listings(
             "category": price_category(price),
         }
     )
-    table = pd.concat([table, flags], axis=1)[keep].reset_index(drop=True)
+    table = pd.concat([table, flag_columns], axis=1)[keep].reset_index(drop=True)
     table = _finalise_types(table)
     report = _report(frame, reasons, table)
     if table.empty and labelled:
@@ -448,7 +458,7 @@ def _finalise_types(table: pd.DataFrame) -> pd.DataFrame:
     out["category_code"] = out["category_code"].astype(
         "Int64" if out["category"].isna().any() else "int64"
     )
-    return out[list(CLEAN_COLUMNS)]
+    return out[[c for c in CLEAN_COLUMNS if c in out.columns]]
 
 
 def _report(frame: pd.DataFrame, reasons: pd.Series, table: pd.DataFrame) -> CleanReport:

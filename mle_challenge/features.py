@@ -32,6 +32,7 @@ NUMERIC: tuple[str, ...] = tuple(c for c in API_FEATURES if c not in CATEGORICAL
 
 # The clean table keeps the notebook's flag names; the API uses lower case.
 _CLEAN_TO_API = {"TV": "tv", "Elevator": "elevator", "Internet": "internet"}
+API_FLAGS: tuple[str, ...] = tuple(_CLEAN_TO_API)  # the amenity flags the model takes
 
 # The data scientists' features and their hand-made ordinal codes, kept for the baseline.
 BASELINE_FEATURES: tuple[str, ...] = (

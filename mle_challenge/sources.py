@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from mle_challenge.config import get_settings
 from mle_challenge.errors import SourceError
@@ -65,6 +66,7 @@ def read_csv_chunks(
     columns: Callable[[str], bool] | None = None,
     chunk_rows: int = 100_000,
     bad_rows: list[BadRow] | None = None,
+    first_chunk_rows: int | None = None,
 ) -> Iterator[pd.DataFrame]:
     """:func:`read_csv_strings` in chunks of ``chunk_rows``, for files of any size.
 
@@ -73,7 +75,6 @@ def read_csv_chunks(
     of fields go to ``bad_rows`` when it is given, so the caller can report them; otherwise
     the first one stops the read with its line number.
     """
-    import pyarrow as pa
     import pyarrow.csv as pacsv
 
     def on_bad_row(row: Any) -> str:
@@ -97,14 +98,18 @@ def read_csv_chunks(
             reader = pacsv.open_csv(handle, parse_options=parse, convert_options=convert)
             pending: list[pa.RecordBatch] = []
             buffered = 0
+            # A small first chunk lets a consumer that works in stages start its later ones
+            # sooner; the rest come at full size.
+            size = min(chunk_rows, first_chunk_rows or chunk_rows)
             for batch in reader:
                 pending.append(batch)
                 buffered += batch.num_rows
-                while buffered >= chunk_rows:
+                while buffered >= size:
                     table = pa.Table.from_batches(pending)
-                    yield table.slice(0, chunk_rows).to_pandas()
-                    rest = table.slice(chunk_rows)
+                    yield table.slice(0, size).to_pandas()
+                    rest = table.slice(size)
                     pending, buffered = rest.to_batches(), rest.num_rows
+                    size = chunk_rows
             if buffered or not pending:
                 table = pa.Table.from_batches(pending, schema=reader.schema)
                 if table.num_rows:
@@ -130,8 +135,6 @@ def _skip(row: Any) -> str:
 def _open_binary(source: str) -> Iterator[Any]:
     """``source`` as a binary stream, decompressed by extension (``.gz``, ``.bz2``...)."""
     if not is_remote(source):
-        import pyarrow as pa
-
         with pa.input_stream(source, compression="detect") as stream:
             yield stream
         return
@@ -167,7 +170,7 @@ def _reading(source: str) -> Iterator[None]:
         raise SourceError(f"{source} is empty: expected a CSV with a header row.") from exc
     except pd.errors.ParserError as exc:
         raise SourceError(f"{source} is not a readable CSV file: {exc}") from exc
-    except _arrow_invalid() as exc:
+    except pa.ArrowInvalid as exc:
         message = str(exc).strip().splitlines()[0]
         if "Empty CSV file" in message:
             raise SourceError(f"{source} is empty: expected a CSV with a header row.") from exc
@@ -189,12 +192,6 @@ def _reading(source: str) -> Iterator[None]:
         if is_remote(source):
             raise SourceError(_remote_hint(source, exc)) from exc
         raise
-
-
-def _arrow_invalid() -> type[Exception]:
-    import pyarrow as pa
-
-    return pa.ArrowInvalid
 
 
 def _remote_hint(source: str, exc: BaseException) -> str:
