@@ -275,24 +275,27 @@ class _Writer:
 
     def write(self, frame: pd.DataFrame) -> None:
         import fsspec
+        import pyarrow as pa
 
         from mle_challenge.sources import storage_options
 
         if self._handle is None:
-            opener = fsspec.open(
-                self.path, "wb", compression="infer", **(storage_options(self.target) or {})
-            )
-            self._handle = opener.open()
+            # Compression follows the target's name (the ".partial" file's would say none).
+            compression = fsspec.utils.infer_compression(self.target)
+            options = storage_options(self.target) or {}
+            self._handle = fsspec.open(self.path, "wb", compression=compression, **options).open()
+        table = pa.Table.from_pandas(frame, preserve_index=False)
         if _is_parquet(self.target):
-            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            table = pa.Table.from_pandas(frame, preserve_index=False)
             if self._parquet is None:
                 self._parquet = pq.ParquetWriter(self._handle, table.schema)
             self._parquet.write_table(table)
-        else:
-            self._handle.write(frame.to_csv(index=False, header=self._first).encode())
+        else:  # Arrow's writer: several times pandas' to_csv, quoting only where needed
+            import pyarrow.csv as pacsv
+
+            options = pacsv.WriteOptions(include_header=self._first, quoting_style="needed")
+            pacsv.write_csv(table, self._handle, options)
         self._first = False
 
     def close(self, empty_columns: list[str]) -> None:

@@ -184,3 +184,16 @@ def test_client_and_classify_command(live_service: str, registered: Any, tmp_pat
     assert f"5 listings classified by {registered.tag}" in done.stdout
     down = _cli("classify", "--url", "http://127.0.0.1:9", "--input", str(api), "--retries", "0")
     assert down.returncode == 2 and "cannot reach" in down.stderr
+
+
+def test_gzip_csv_output_is_compressed(registered: Any, tmp_path: Path) -> None:
+    """Check a .csv.gz output is gzip (its ".partial" name while writing must not decide)."""
+    from mle_challenge.batch import predict_file
+
+    source = tmp_path / "api.csv"
+    registered.rows.drop(columns="category").head(50).to_csv(source, index=False)
+    out = tmp_path / "out.csv.gz"
+    report = predict_file(str(source), str(out), registered.tag)
+    assert report.rows_predicted == 50 and report.seconds > 0
+    assert out.read_bytes()[:2] == b"\x1f\x8b"
+    assert len(pd.read_csv(out)) == 50
