@@ -10,6 +10,7 @@ rest are predicted in one vectorised call per chunk. The output has ``id``,
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from mle_challenge.sources import BadRow
 FLAGS = ("tv", "elevator", "internet")
 COUNTS = ("beds", "bedrooms", "bathrooms")
 _COORDINATES = ("latitude", "longitude")
+_PIECE = 20_000  # rows the predicting thread walks at a time, checking how many cores it has
 _TRUE, _FALSE = {"1", "true", "1.0"}, {"0", "false", "0.0"}
 
 
@@ -226,14 +228,17 @@ def input_columns(source: str) -> tuple[bool, list[str]]:
     return raw, [c for c in header if c in wanted]
 
 
-def api_chunks(source: str, chunk_rows: int = 100_000) -> Iterator[Chunk]:
+def api_chunks(
+    source: str, chunk_rows: int = 100_000, layout: tuple[bool, list[str]] | None = None
+) -> Iterator[Chunk]:
     """``source`` as :class:`Chunk` s of API-shaped rows.
 
     Raw Inside Airbnb listings (told by their ``amenities`` column) are cleaned first (typed
     cells), and the rows cleaning refuses come back with a ``reason``; API-shaped rows pass
     as they are (text cells). CSV lines with the wrong number of fields are refused too.
+    ``layout`` is :func:`input_columns`'s answer when the caller has it already.
     """
-    raw, columns = input_columns(source)
+    raw, columns = layout or input_columns(source)
     bad_rows: list[BadRow] = []
     for chunk in _chunks(source, raw, chunk_rows, bad_rows):
         if raw:
@@ -340,20 +345,26 @@ def predict_file(
     columns = ["id", "price_category", *(f"p_{c}" for c in predictor.classes), "model"]
     labels = pd.CategoricalDtype(list(predictor.classes))
     writer, rejects = _Writer(output), _Writer(report.rejects)
-    reject_columns = [*input_columns(source)[1], "reason", "raw_line"]
+    layout = input_columns(source)
+    reject_columns = [*layout[1], "reason", "raw_line"]
+
+    read_all = threading.Event()
 
     def predict_and_write(ids: np.ndarray, matrix: np.ndarray) -> None:
-        predictions = predictor.predict_encoded(matrix, threads=1)
-        result = {
-            "id": ids,
-            "price_category": pd.Categorical.from_codes(predictions.codes, dtype=labels),
-        }
+        # One core while the other thread reads; both once it is done (the last chunk).
+        parts = [
+            predictor.predict_encoded(matrix[at : at + _PIECE], 2 if read_all.is_set() else 1)
+            for at in range(0, len(matrix), _PIECE)
+        ]
+        codes = np.concatenate([p.codes for p in parts])
+        probabilities = np.concatenate([p.probabilities for p in parts])
+        result = {"id": ids, "price_category": pd.Categorical.from_codes(codes, dtype=labels)}
         for i, name in enumerate(predictor.classes):
-            result[f"p_{name}"] = predictions.probabilities[:, i]
+            result[f"p_{name}"] = probabilities[:, i]
         frame = pd.DataFrame(result).assign(model=predictor.tag)
         writer.write(frame.astype({"price_category": "str"}))
         report.rows_predicted += len(frame)
-        counts = np.bincount(predictions.codes, minlength=len(predictor.classes))
+        counts = np.bincount(codes, minlength=len(predictor.classes))
         report.categories.update(dict(zip(predictor.classes, counts.tolist(), strict=True)))
 
     # Start-up, like loading the model: lay out the trees and load the compiled walk (about
@@ -363,7 +374,7 @@ def predict_file(
     started = time.perf_counter()
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict") as pool:
-            for chunk in api_chunks(source, chunk_rows):
+            for chunk in api_chunks(source, chunk_rows, layout):
                 report.rows_read += chunk.read
                 if len(chunk.refused):
                     report.add_rejects(chunk.refused["reason"], chunk.refused["id"])
@@ -383,6 +394,7 @@ def predict_file(
                     good = rows.loc[~bad]
                     ids = good["id"].to_numpy(dtype="int64")
                     pending = pool.submit(predict_and_write, ids, predictor.encode(good))
+            read_all.set()
             if pending is not None:
                 pending.result()
         writer.close(columns)
