@@ -369,7 +369,11 @@ def predict_file(
 
     # Start-up, like loading the model: lay out the trees and load the compiled walk (about
     # 0.5 s, mostly imports, which hold the GIL: overlapping it with reading gained nothing).
-    predictor.predict_encoded(predictor.encode(pd.DataFrame([EXAMPLE_LISTING])), threads=1)
+    # numba compiles (or loads) one version per array layout: the chunks' column-major matrix
+    # and the slices of it the worker walks piece by piece, so both now, not mid-file.
+    example = predictor.encode(pd.DataFrame([EXAMPLE_LISTING] * 3))
+    for matrix in (example, example[:2]):
+        predictor.predict_encoded(matrix, threads=1)
     pending: Future[None] | None = None
     started = time.perf_counter()
     try:
