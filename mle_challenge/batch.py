@@ -324,9 +324,10 @@ def predict_file(
 ) -> BatchReport:
     """Predict every listing in ``source`` into ``output``; refused rows go to the rejects.
 
-    Two stages overlap: while a worker thread predicts and writes one chunk (sklearn's
-    compiled loop and Arrow's writer release the GIL), the caller's thread reads, cleans and
-    checks the next, so both cores stay busy. Chunks are written in input order.
+    Two stages overlap: while a worker thread walks the trees for one chunk and writes it
+    (the compiled walk and Arrow's writers release the GIL), the caller's thread reads,
+    cleans, checks and encodes the next, so both cores stay busy. Chunks are written in
+    input order.
     """
     from concurrent.futures import Future, ThreadPoolExecutor
 

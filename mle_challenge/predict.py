@@ -109,10 +109,6 @@ class Predictor:
             return self._finish(self.pipeline.steps[-1][1].predict_proba(matrix))
         return self._finish(self._bulk.predict_proba(matrix, threads=threads))
 
-    def predict_bulk(self, frame: pd.DataFrame) -> Predictions:
-        """:meth:`predict_frame` for large frames, faster (see :meth:`predict_encoded`)."""
-        return self.predict_encoded(self.encode(frame))
-
     def _finish(self, proba: np.ndarray) -> Predictions:
         # Labels exactly as ``pipeline.predict`` gives them: argmax in the model's class order
         # (which decides ties), then renumbered into price order.

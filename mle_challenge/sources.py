@@ -51,7 +51,6 @@ def read_csv_strings(source: str, columns: Callable[[str], bool] | None = None) 
 class BadRow:
     """A CSV line with the wrong number of fields: kept (not dropped) to report as a reject."""
 
-    line: int | None
     fields: int
     expected: int
     text: str
@@ -80,7 +79,7 @@ def read_csv_chunks(
     def on_bad_row(row: Any) -> str:
         if bad_rows is None:
             return "error"
-        bad_rows.append(BadRow(row.number, row.actual_columns, row.expected_columns, row.text))
+        bad_rows.append(BadRow(row.actual_columns, row.expected_columns, row.text))
         return "skip"
 
     parse = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_bad_row)

@@ -57,7 +57,7 @@ def test_only_depth_limited_gradient_boosting_is_supported() -> None:
 def test_predictor_bulk_answers_like_the_pipeline(registered: Any) -> None:
     predictor = Predictor.load(registered.tag, fast_path=False)
     frame = registered.rows.loc[:, list(API_FEATURES)]
-    bulk = predictor.predict_bulk(frame)
+    bulk = predictor.predict_encoded(predictor.encode(frame))
     assert predictor._bulk, "the session's model (depth 6) should take the compiled walk"
     expected = predictor.pipeline.predict_proba(frame)
     np.testing.assert_array_equal(bulk.probabilities, predictor.predict_frame(frame).probabilities)
