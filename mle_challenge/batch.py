@@ -102,24 +102,24 @@ def _is_parquet(source: str) -> bool:
 
 
 def _chunks(
-    source: str, raw: bool, chunk_rows: int, bad_rows: list[BadRow]
+    source: str, columns: list[str], chunk_rows: int, bad_rows: list[BadRow]
 ) -> Iterator[pd.DataFrame]:
-    from mle_challenge.data import RAW_COLUMNS
+    """``source``'s ``columns`` (as :func:`input_columns` chose them) in chunks."""
     from mle_challenge.sources import read_csv_chunks, storage_options
 
-    wanted = RAW_COLUMNS if raw else frozenset((*API_FEATURES, "id"))
     if _is_parquet(source):
         import fsspec
         import pyarrow.parquet as pq
 
         with fsspec.open(source, "rb", **(storage_options(source) or {})) as handle:
             parquet = pq.ParquetFile(handle)
-            columns = [c for c in parquet.schema_arrow.names if c in wanted]
             for batch in parquet.iter_batches(batch_size=chunk_rows, columns=columns):
                 yield batch.to_pandas()  # typed or text cells: the checks take either
         return
     first = chunk_rows // 4  # prediction starts on a quarter chunk: less time with one core idle
-    yield from read_csv_chunks(source, lambda name: name in wanted, chunk_rows, bad_rows, first)
+    yield from read_csv_chunks(
+        source, None, chunk_rows, bad_rows, first_chunk_rows=first, header=columns
+    )
 
 
 # --- checking rows with the API's rules ---
@@ -240,7 +240,7 @@ def api_chunks(
     """
     raw, columns = layout or input_columns(source)
     bad_rows: list[BadRow] = []
-    for chunk in _chunks(source, raw, chunk_rows, bad_rows):
+    for chunk in _chunks(source, columns, chunk_rows, bad_rows):
         if raw:
             piece = _raw_to_api(chunk, source)
         else:

@@ -161,14 +161,10 @@ def parse_id(raw: pd.Series) -> pd.Series:
         return number.where(number % 1 == 0)
 
 
-def _extract(raw: pd.Series, pattern: str) -> pd.Series:
-    """The first group of ``pattern`` matched at each cell (RE2 syntax); NA where no match."""
-    found = pc.extract_regex(_arrow_text(raw), pattern)
-    groups = found.type.names if found.type.num_fields else []
-    if not groups:
-        return pd.Series(pd.NA, index=raw.index, dtype="string")
-    column = pc.struct_field(found, groups[0])
-    return pd.Series(column.to_pandas(types_mapper=pd.ArrowDtype), index=raw.index).astype("string")
+def _extract(raw: pd.Series, pattern: str, group: str) -> pd.Series:
+    """The named ``group`` of ``pattern`` (RE2 syntax) matched in each cell; NA where none."""
+    found = pc.struct_field(pc.extract_regex(_arrow_text(raw), pattern), group)
+    return pd.Series(found.to_pandas(types_mapper=pd.ArrowDtype), index=raw.index).astype("string")
 
 
 _PRICE_RE = r"^\s*\$?\s*(?P<whole>\d{1,3}(?:,\d{3})+|\d+)(?P<fraction>\.\d+)?\s*$"
@@ -190,7 +186,7 @@ _BATH_NUMBER_RE = r"(?P<number>\d+(?:\.\d+)?)"
 def parse_bathrooms_text(raw: pd.Series) -> pd.Series:
     """Parse ``"1.5 shared baths"`` → 1.5 and ``"Half-bath"`` → 0.5; NaN where unparseable."""
     text = raw.astype("string")
-    number = parse_number(_extract(text, _BATH_NUMBER_RE))
+    number = parse_number(_extract(text, _BATH_NUMBER_RE, "number"))
     is_half = text.str.contains("half", case=False, na=False)
     return number.where(number.notna() | ~is_half, 0.5).astype("float64")
 

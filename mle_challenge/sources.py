@@ -6,7 +6,7 @@ fsspec does the transport; this module turns its many failure modes into one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,13 +66,15 @@ def read_csv_chunks(
     chunk_rows: int = 100_000,
     bad_rows: list[BadRow] | None = None,
     first_chunk_rows: int | None = None,
+    header: Sequence[str] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """:func:`read_csv_strings` in chunks of ``chunk_rows``, for files of any size.
 
     Arrow's multithreaded reader does the parsing (about four times pandas' speed; quoted
     cells may span lines, as Inside Airbnb's descriptions do). Lines with the wrong number
     of fields go to ``bad_rows`` when it is given, so the caller can report them; otherwise
-    the first one stops the read with its line number.
+    the first one stops the read with its line number. ``header``: the columns to read, when
+    the caller has read the header already (it is not read again).
     """
     import pyarrow.csv as pacsv
 
@@ -83,7 +85,7 @@ def read_csv_chunks(
         return "skip"
 
     parse = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_bad_row)
-    names = csv_columns(source)
+    names = list(header) if header is not None else csv_columns(source)
     with _reading(source):
         wanted = [n for n in names if columns is None or columns(n)]
         convert = pacsv.ConvertOptions(
