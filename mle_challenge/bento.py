@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from mle_challenge.errors import BuildError, RegistryError
-from mle_challenge.registry import resolve_tag
+from mle_challenge.registry import exact_tag, resolve_tag
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BENTOFILE = PROJECT_ROOT / "bentofile.yaml"
@@ -146,16 +146,10 @@ def build_bento(model_tag: str | None = None, bentofile: Path = BENTOFILE) -> st
 
 def resolve_bento(bento_tag: str | None) -> str:
     import bentoml
-    from bentoml.exceptions import NotFound
 
     wanted = bento_tag or "price_classifier_service:latest"
-    try:
-        return str(bentoml.bentos.get(wanted).tag)
-    except NotFound as exc:
-        raise RegistryError(
-            f"no bento {wanted}: build one with `make build-bento`, "
-            "or list them with `bentoml list`."
-        ) from exc
+    hint = ": build one with `make build-bento`, or list them with `bentoml list`."
+    return exact_tag(bentoml.bentos.get, wanted, "bento", hint)
 
 
 # --- container images ---

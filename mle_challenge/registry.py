@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -113,18 +113,29 @@ def resolve_tag(tag: str | None = None, name: str = MODEL_NAME) -> str:
     Raises :class:`RegistryError` naming what was asked for and how to list what exists.
     """
     import bentoml
-    from bentoml.exceptions import BentoMLException, NotFound
 
     wanted = tag or f"{name}:latest"
+    return exact_tag(
+        bentoml.models.get,
+        wanted,
+        "model",
+        f" in the BentoML store ({bentoml_home()}): train one with `make run`, or list what "
+        "exists with `bentoml models list`.",
+    )
+
+
+def exact_tag(get: Callable[[str], Any], wanted: str, kind: str, hint: str) -> str:
+    """The exact tag ``get`` (``bentoml.models.get``, ``bentoml.bentos.get``) finds for
+    ``wanted``; :class:`RegistryError` saying ``no {kind} {wanted}{hint}`` when it finds
+    none, or that the tag is malformed."""
+    from bentoml.exceptions import BentoMLException, NotFound
+
     try:
-        return str(bentoml.models.get(wanted).tag)
+        return str(get(wanted).tag)
     except NotFound as exc:
-        raise RegistryError(
-            f"no model {wanted} in the BentoML store ({bentoml_home()}): train one with "
-            "`make run`, or list what exists with `bentoml models list`."
-        ) from exc
-    except BentoMLException as exc:  # malformed tags
-        raise RegistryError(f"invalid model tag {wanted!r}: {exc}") from exc
+        raise RegistryError(f"no {kind} {wanted}{hint}") from exc
+    except (BentoMLException, ValueError) as exc:  # malformed tags (ValueError in 1.4)
+        raise RegistryError(f"invalid {kind} tag {wanted!r}: {exc}") from exc
 
 
 def model_categories(tag: str) -> dict[str, list[str]]:
