@@ -137,26 +137,15 @@ def test_api_rows_csv_and_luigi_task(registered: Any, tmp_path: Path) -> None:
 def test_missing_columns_and_model_are_clear_errors(registered: Any, tmp_path: Path) -> None:
     source = tmp_path / "bad.csv"
     pd.DataFrame({"id": [1], "room_type": ["Private room"]}).to_csv(source, index=False)
-    done = _cli(
-        "predict",
-        "--input",
-        str(source),
-        "--output",
-        str(tmp_path / "o.csv"),
-        "--model",
-        registered.tag,
-    )
+
+    def predict(model: str) -> subprocess.CompletedProcess[str]:
+        out = str(tmp_path / "o.csv")
+        return _cli("predict", "--input", str(source), "--output", out, "--model", model)
+
+    done = predict(registered.tag)
     assert done.returncode == 2 and "missing column(s)" in done.stderr
     assert not (tmp_path / "o.csv").exists()
-    absent = _cli(
-        "predict",
-        "--input",
-        str(source),
-        "--output",
-        str(tmp_path / "o.csv"),
-        "--model",
-        "price_classifier:doesnotexist",
-    )
+    absent = predict("price_classifier:doesnotexist")
     assert absent.returncode == 2 and "no model price_classifier:doesnotexist" in absent.stderr
 
 
