@@ -70,10 +70,18 @@ class SplitParams(BaseModel):
     seed: int = 1
 
 
+class DecisionSpec(BaseModel):
+    """Answer by the macro-F1 rule of ``mle_challenge.decision``, tuned on ``folds`` folds."""
+
+    model_config = ConfigDict(extra="forbid")
+    folds: int = Field(5, ge=2, le=20)
+
+
 class CandidateSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: str
     params: dict[str, Any] = Field(default_factory=dict)
+    decision: DecisionSpec | None = None  # None: plain argmax of the probabilities
 
 
 class TrainParams(BaseModel):

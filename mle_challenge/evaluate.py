@@ -32,8 +32,8 @@ def classification_metrics(model: Any, X: pd.DataFrame, y: pd.Series) -> dict[st
     """
     proba = pd.DataFrame(model.predict_proba(X), columns=list(model.classes_))
     proba = proba.reindex(columns=list(CATEGORIES), fill_value=0.0)
-    predicted = proba.to_numpy().argmax(axis=1)
-    labels = np.array(CATEGORIES)[predicted]
+    # The model's own decision rule (argmax, or a tuned one: mle_challenge.decision).
+    labels = np.asarray(model.predict(X)).astype(str)
     truth = y.to_numpy()
     precision, recall, f1, support = precision_recall_fscore_support(
         truth, labels, labels=list(CATEGORIES), zero_division=0
@@ -185,8 +185,11 @@ def render_report(
         )
         kind = html.escape(str(ev["spec"].get("kind")))
         per_class_table = _html_table(["class", "precision", "recall", "F1", "support"], per_class)
+        rule = ev.get("decision", {})
+        tuned = f", alpha {rule['alpha']}" if "alpha" in rule else ""
+        decision = html.escape(f"{rule.get('rule', 'argmax of probabilities')}{tuned}")
         sections.append(
-            f"<h2>{html.escape(name)}</h2><p>kind: <code>{kind}</code></p>"
+            f"<h2>{html.escape(name)}</h2><p>kind: <code>{kind}</code>; answer: {decision}</p>"
             f"{per_class_table}<div>{figs}</div>"
         )
     return (

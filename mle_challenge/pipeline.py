@@ -198,7 +198,7 @@ class TrainCandidate(_Stage, _CandidateParams):
         return self.clone(Split)
 
     def code(self) -> str:
-        return code_version("features", "train")
+        return code_version("features", "train", "decision")
 
     def own_params(self) -> Any:
         return {"name": self.candidate, "spec": _plain(self.spec)}
@@ -227,17 +227,21 @@ class EvaluateCandidate(_Stage, _CandidateParams):
         return self.clone(TrainCandidate)
 
     def code(self) -> str:
-        return code_version("evaluate")
+        return code_version("evaluate", "decision")
 
     def run(self) -> None:
         import joblib
 
-        from mle_challenge import evaluate
+        from mle_challenge import decision, evaluate
 
         model = joblib.load(self.input().path)
         table, parts = _load_split(self)
         self._progress(10, f"scoring {self.candidate}")
-        result: dict[str, Any] = {"name": self.candidate, "spec": _plain(self.spec)}
+        result: dict[str, Any] = {
+            "name": self.candidate,
+            "spec": _plain(self.spec),
+            "decision": decision.describe(model.steps[-1][1]),
+        }
         for part in ("validation", "test"):
             X, y = _part(table, parts[part])
             result[part] = evaluate.classification_metrics(model, X, y)
@@ -355,7 +359,7 @@ class GateModel(_Stage, _SelectParams):
         return self.clone(RegisterModel)
 
     def code(self) -> str:
-        return code_version("gate", "predict", "fastpath", "serving", "schema")
+        return code_version("gate", "predict", "decision", "fastpath", "serving", "schema")
 
     def own_params(self) -> Any:
         return {"gate": dict(self.gate), "against": str(self.against)}
@@ -405,7 +409,9 @@ class TrainingPipeline(luigi.WrapperTask):
             "listings": self.listings,
             "data_hash": content_hash(str(self.listings)),
             "split": p.split.model_dump(),
-            "candidates": {k: v.model_dump() for k, v in p.train.candidates.items()},
+            "candidates": {
+                k: v.model_dump(exclude_none=True) for k, v in p.train.candidates.items()
+            },
             "select": p.select.model_dump(),
             "register": p.registry.model_dump(),
             "gate": p.gate.model_dump(),

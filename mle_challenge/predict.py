@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mle_challenge import CATEGORIES
+from mle_challenge.decision import decide, describe, unwrap
 from mle_challenge.fastpath import CompiledBoosting
 from mle_challenge.features import API_FEATURES, ListingFeatures, input_categories
 
@@ -53,7 +54,11 @@ class Predictor:
         self._to_price_order = [classes.index(c) for c in CATEGORIES if c in classes]
         self.classes = tuple(c for c in CATEGORIES if c in classes)
         self._model_to_price = np.array([self.classes.index(c) for c in classes], dtype=np.intp)
-        features, estimator = pipeline.steps[0][1], pipeline.steps[-1][1]
+        features = pipeline.steps[0][1]
+        # The estimator that computes probabilities, and the weights the model's own
+        # ``predict`` applies to them before the argmax (None: plain argmax).
+        estimator, self._weights = unwrap(pipeline.steps[-1][1])
+        self._estimator = estimator
         self._fast: tuple[ListingFeatures, CompiledBoosting] | None = None
         self._bulk: Any = None  # the compiled walk (or False: not possible), built on first use
         # Batch prediction never takes the small-request path: it skips building it.
@@ -103,16 +108,16 @@ class Predictor:
         if self._bulk is None:
             from mle_challenge.bulk import CompleteTrees
 
-            estimator = self.pipeline.steps[-1][1]
+            estimator = self._estimator
             self._bulk = CompleteTrees(estimator) if CompleteTrees.supports(estimator) else False
         if self._bulk is False:
-            return self._finish(self.pipeline.steps[-1][1].predict_proba(matrix))
+            return self._finish(self._estimator.predict_proba(matrix))
         return self._finish(self._bulk.predict_proba(matrix, threads=threads))
 
     def _finish(self, proba: np.ndarray) -> Predictions:
-        # Labels exactly as ``pipeline.predict`` gives them: argmax in the model's class order
-        # (which decides ties), then renumbered into price order.
-        codes = self._model_to_price[np.argmax(proba, axis=1)]
+        # Labels exactly as ``pipeline.predict`` gives them: the model's decision rule in its
+        # own class order (which decides ties), then renumbered into price order.
+        codes = self._model_to_price[decide(proba, self._weights)]
         return Predictions(self.classes, codes, proba[:, self._to_price_order])
 
     def summary(self) -> dict[str, Any]:
@@ -130,4 +135,5 @@ class Predictor:
             "classes": list(self.classes),
             "categories": self.categories,
             "fast_path": self.fast_path,
+            "decision": describe(self.pipeline.steps[-1][1]),
         }

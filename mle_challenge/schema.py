@@ -142,10 +142,12 @@ class Classification(BaseModel):
 
     id: int = Field(description="The id of the listing asked about.")
     price_category: PriceCategory = Field(
-        description="Low (≤ $90 a night), Mid (≤ $180), High (≤ $400) or Lux (> $400)."
+        description="Low (≤ $90 a night), Mid (≤ $180), High (≤ $400) or Lux (> $400): the "
+        "model's decision, which may favour rarer categories over the most probable one "
+        "(see `decision` at GET /model)."
     )
     probabilities: dict[str, float] = Field(
-        description="Probability of each category, in price order."
+        description="The model's probability of each category, in price order."
     )
     model: str = Field(description="Tag of the model that answered.")
 
@@ -165,3 +167,7 @@ class ModelInfo(BaseModel):
         description="room_type and neighbourhood values it was trained on."
     )
     fast_path: bool = Field(description="Whether single requests skip sklearn's per-tree loop.")
+    decision: dict[str, Any] = Field(
+        description="How the category is chosen from the probabilities: plain argmax, or "
+        "weights that maximise macro-F1 (with the tuned alpha and weights)."
+    )

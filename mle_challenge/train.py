@@ -14,6 +14,7 @@ from sklearn.ensemble import (
 )
 from sklearn.pipeline import Pipeline
 
+from mle_challenge.decision import TunedDecision
 from mle_challenge.errors import ConfigError
 from mle_challenge.features import CATEGORICAL, BaselineFeatures, ListingFeatures
 
@@ -46,14 +47,20 @@ def build_candidate(spec: Mapping[str, Any]) -> Pipeline:
 
     ``baseline_random_forest`` is the data scientists' model on their five features;
     every other kind sees all eleven ``/classify`` fields through :class:`ListingFeatures`.
+    An optional ``decision: {folds: N}`` makes the model answer by the macro-F1 rule of
+    :class:`~mle_challenge.decision.TunedDecision`, tuned on N folds of the training rows.
     """
     kind = str(spec.get("kind", ""))
     params = dict(spec.get("params", {}))
     if kind == "baseline_random_forest":
-        return Pipeline(
-            [("features", BaselineFeatures()), ("model", RandomForestClassifier(**params))]
-        )
-    return Pipeline([("features", ListingFeatures()), ("model", _estimator(kind, params))])
+        features: Any = BaselineFeatures()
+        estimator = RandomForestClassifier(**params)
+    else:
+        features, estimator = ListingFeatures(), _estimator(kind, params)
+    decision = spec.get("decision")
+    if decision is not None:  # validated with params.yaml (config.DecisionSpec)
+        estimator = TunedDecision(estimator, folds=int(decision.get("folds", 5)))
+    return Pipeline([("features", features), ("model", estimator)])
 
 
 def fit_candidate(spec: Mapping[str, Any], X: pd.DataFrame, y: pd.Series) -> Pipeline:

@@ -31,6 +31,7 @@ FAST_PARAMS: dict[str, Any] = {
             "hist_gb": {
                 "kind": "hist_gradient_boosting",
                 "params": {"max_iter": 40, "random_state": 0},
+                "decision": {"folds": 3},
             },
         }
     },

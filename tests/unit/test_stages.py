@@ -142,6 +142,9 @@ def test_metrics_of_a_perfect_model() -> None:
         def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
             return np.array([[float(c == t) for c in self.classes_] for t in X["truth"]])
 
+        def predict(self, X: pd.DataFrame) -> np.ndarray:
+            return np.asarray(X["truth"])
+
     y = pd.Series(["Low", "Mid", "High", "Lux", "Low"])
     metrics = classification_metrics(Oracle(), pd.DataFrame({"truth": y}), y)
     assert metrics["accuracy"] == metrics["macro_f1"] == metrics["roc_auc_ovr"] == 1.0
