@@ -62,6 +62,10 @@ pipeline: $(STAMP) ## Run the training pipeline on LISTINGS=path-or-URL
 bench-pipeline: $(STAMP) ## Print cold and no-change re-run times of the pipeline on the NYC data
 	$(PY) -m mle_challenge.bench pipeline --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz --params $(PARAMS) --workers $(WORKERS)
 
+.PHONY: bench-ceiling
+bench-ceiling: $(STAMP) ## Print how far the 11 API fields go on NYC: learning curve, agreement of identical listings
+	$(PY) -m mle_challenge.bench ceiling --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz --params $(PARAMS)
+
 .PHONY: serve
 serve: $(STAMP) ## Serve MODEL_TAG (default: production, else newest) on 127.0.0.1:$(PORT) from source
 	MLE_MODEL_TAG=$(MODEL_TAG) $(BIN)/bentoml serve mle_challenge.service:PriceClassifier --host 127.0.0.1 --port $(PORT)

@@ -407,5 +407,96 @@ def batch(listings: str, params: str, home: str, rows: int, big_rows: int) -> No
             )
 
 
+@bench.command("ceiling")
+@click.option("--listings", required=True, help="Raw NYC listings (the reconstructed file).")
+@click.option("--params", default="params.yaml", show_default=True)
+@click.option("--candidate", default="hist_gb", show_default=True)
+def ceiling(listings: str, params: str, candidate: str) -> None:
+    """How far the 11 /classify fields can take the model on this data, on the test rows.
+
+    1. A learning curve: the candidate (plain argmax, early stopping at every size, so small
+       samples are not overfitted) trained on 1/8 to all of the train and validation rows.
+    2. Twins: test rows for which some training listing has the same room type, guests,
+       bedrooms, beds and bathrooms within R metres (Inside Airbnb moves each listing by up
+       to 150 m), and how often the twins' majority class is the row's own class: a
+       local estimate of the best accuracy any model on these fields can have.
+    """
+    import numpy as np
+
+    from mle_challenge import data, features
+    from mle_challenge.config import load_params
+    from mle_challenge.evaluate import classification_metrics
+    from mle_challenge.split import split_ids
+
+    settings = load_params(params)
+    if candidate not in settings.train.candidates:
+        raise click.UsageError(f"no candidate {candidate!r} in {params}")
+    spec = settings.train.candidates[candidate].model_dump(exclude_none=True)
+    table = data.load_clean(listings).table
+    ids = split_ids(table, **settings.split.model_dump())
+    known = table[table["id"].isin(ids.train + ids.validation)].reset_index(drop=True)
+    test = table[table["id"].isin(ids.test)].reset_index(drop=True)
+    X_test, y_test = features.to_model_input(test), test["category"].astype(str)
+    known = known.assign(category=known["category"].astype(str))
+
+    click.echo(f"learning curve of {candidate} on {len(test):,} test rows (2 samples each)")
+    click.echo(f"{'training rows':>14} {'accuracy':>9} {'macro-F1':>9} {'ROC AUC':>8}")
+    rng = np.random.default_rng(0)
+    for share in (0.125, 0.25, 0.5, 1.0):
+        scores = []
+        for seed in (0, 1):
+            rows = known.sample(frac=share, random_state=int(rng.integers(1 << 31)))
+            fitted = _fit_plain(spec, seed, rows)
+            m = classification_metrics(fitted, X_test, y_test)
+            scores.append([m["accuracy"], m["macro_f1"], m["roc_auc_ovr"]])
+        acc, f1, auc = np.mean(scores, axis=0)
+        click.echo(f"{len(rows):>14,} {acc:>9.3f} {f1:>9.3f} {auc:>8.3f}")
+
+    model = _fit_plain(spec, 0, known)
+    answers = model.predict(X_test)
+    click.echo("\ntest rows with a same-fields twin among the training listings")
+    click.echo(f"{'radius':>7} {'rows':>7} {'twins agree':>12} {'model right':>12}")
+    for radius, (rows_with, agree) in _twins(known, test, (20, 50, 150)).items():
+        right = float(np.mean(answers[rows_with] == y_test.to_numpy()[rows_with]))
+        click.echo(f"{radius:>5} m {len(rows_with):>7,} {np.mean(agree):>12.3f} {right:>12.3f}")
+
+
+def _fit_plain(spec: dict[str, Any], seed: int, rows: Any) -> Any:
+    """The candidate on ``rows``, answering by plain argmax, early stopping at any size."""
+    from mle_challenge.features import to_model_input
+    from mle_challenge.train import fit_candidate
+
+    params = {**spec.get("params", {}), "early_stopping": True, "random_state": seed}
+    plain = {key: value for key, value in spec.items() if key != "decision"}
+    return fit_candidate({**plain, "params": params}, to_model_input(rows), rows["category"])
+
+
+def _twins(known: Any, test: Any, radii: tuple[int, ...]) -> dict[int, tuple[Any, Any]]:
+    """Per radius: the test rows that have twins, and whether the twins' majority is right."""
+    import numpy as np
+    from sklearn.neighbors import BallTree
+
+    same = ["room_type", "accommodates", "bedrooms", "beds", "bathrooms"]
+
+    def key(frame: Any) -> Any:
+        return frame[same].astype(str).agg("|".join, axis=1).to_numpy()
+
+    known_key, test_key = key(known), key(test)
+    known_class, test_class = known["category"].astype(str).to_numpy(), test["category"]
+    tree = BallTree(np.radians(known[["latitude", "longitude"]].to_numpy()), metric="haversine")
+    where = np.radians(test[["latitude", "longitude"]].to_numpy())
+    found = {}
+    for radius in radii:
+        rows, agree = [], []
+        for i, near in enumerate(tree.query_radius(where, r=radius / 6_371_000)):
+            twins = near[known_key[near] == test_key[i]]
+            if len(twins):
+                classes, counts = np.unique(known_class[twins], return_counts=True)
+                rows.append(i)
+                agree.append(classes[counts.argmax()] == str(test_class.iloc[i]))
+        found[radius] = (np.array(rows, dtype=int), np.array(agree))
+    return found
+
+
 if __name__ == "__main__":
     bench()

@@ -59,11 +59,12 @@ def test_baseline_reproduces_the_notebook(nyc_run: dict[str, Any]) -> None:
 def test_selected_model_beats_the_baseline(nyc_run: dict[str, Any]) -> None:
     """Check the selected model on unseen rows against the notebook's 0.605 / 0.536 / 0.818.
 
-    These floors are what the pipeline reaches today (0.686 / 0.606 / 0.872 measured);
-    the issue's targets (0.70 / 0.63 / 0.885) are not yet met, see the README.
+    These floors are what the pipeline reaches today (0.684 / 0.619 / 0.868 measured);
+    the issue's targets (0.70 / 0.63 / 0.885) are not met, see the README and
+    ``make bench-ceiling``.
     """
     test = nyc_run["metrics"]["test"]
     assert test["accuracy"] >= 0.67
-    assert test["macro_f1"] >= 0.59
+    assert test["macro_f1"] >= 0.60
     assert test["roc_auc_ovr"] >= 0.86
     assert nyc_run["selected"] != "baseline_rf"
