@@ -152,6 +152,18 @@ class Classification(BaseModel):
     model: str = Field(description="Tag of the model that answered.")
 
 
+class DecisionRule(BaseModel):
+    """How the model turns its probabilities into the category it answers."""
+
+    rule: str = Field(description="Plain argmax, or argmax of probabilities × prior^-alpha.")
+    alpha: float | None = Field(
+        default=None, description="The tuned exponent (absent for plain argmax)."
+    )
+    class_weights: dict[str, float] | None = Field(
+        default=None, description="What each category's probability is multiplied by."
+    )
+
+
 class ModelInfo(BaseModel):
     """The model this service answers with, and where it came from."""
 
@@ -167,7 +179,7 @@ class ModelInfo(BaseModel):
         description="room_type and neighbourhood values it was trained on."
     )
     fast_path: bool = Field(description="Whether single requests skip sklearn's per-tree loop.")
-    decision: dict[str, Any] = Field(
+    decision: DecisionRule = Field(
         description="How the category is chosen from the probabilities: plain argmax, or "
-        "weights that maximise macro-F1 (with the tuned alpha and weights)."
+        "weights that maximise macro-F1 (mle_challenge/decision.py)."
     )

@@ -79,6 +79,9 @@ def test_model_endpoint(client: TestClient, registered: Any) -> None:
     assert info["data_fingerprint"] == "synthetic"
     assert info["metrics"]["accuracy"] == 0.5 and info["created_at"]
     assert info["fast_path"] is True
+    # The session's model answers by the tuned macro-F1 rule: its weights are on show.
+    assert info["decision"]["alpha"] is not None
+    assert set(info["decision"]["class_weights"]) == set(info["classes"])
 
 
 def test_health(client: TestClient) -> None:
