@@ -185,9 +185,9 @@ def render_report(
         )
         kind = html.escape(str(ev["spec"].get("kind")))
         per_class_table = _html_table(["class", "precision", "recall", "F1", "support"], per_class)
-        rule = ev.get("decision", {})
+        rule = ev["decision"]  # decision.describe of the candidate's final step
         tuned = f", alpha {rule['alpha']}" if "alpha" in rule else ""
-        decision = html.escape(f"{rule.get('rule', 'argmax of probabilities')}{tuned}")
+        decision = html.escape(f"{rule['rule']}{tuned}")
         sections.append(
             f"<h2>{html.escape(name)}</h2><p>kind: <code>{kind}</code>; answer: {decision}</p>"
             f"{per_class_table}<div>{figs}</div>"
