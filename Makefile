@@ -21,8 +21,9 @@ BENTO_TAG   ?=
 PORT        ?= 3000
 BASE_IMAGE  ?=
 LOCAL_BASE  := mle-challenge-base:bookworm-py3.11
-# Extra CA certificates (PEM) for builds behind a TLS-intercepting proxy.
-CA_BUNDLE   ?=
+# CA certificates (PEM) that image builds trust, for downloads behind a TLS-intercepting proxy:
+# the host's trust store by default, so that a build works wherever the host's downloads do.
+CA_BUNDLE   ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
 export CA_BUNDLE
 
 .PHONY: help
@@ -60,11 +61,11 @@ pipeline: $(STAMP) ## Run the training pipeline on LISTINGS=path-or-URL
 
 .PHONY: bench-pipeline
 bench-pipeline: $(STAMP) ## Print cold and no-change re-run times of the pipeline on the NYC data
-	$(PY) -m mle_challenge.bench pipeline --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz --params $(PARAMS) --workers $(WORKERS)
+	$(PY) -m benchmarks.bench pipeline --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz --params $(PARAMS) --workers $(WORKERS)
 
 .PHONY: bench-ceiling
 bench-ceiling: $(STAMP) ## Print how far the 11 API fields go on NYC: learning curve, agreement of identical listings
-	$(PY) -m mle_challenge.bench ceiling --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz --params $(PARAMS)
+	$(PY) -m benchmarks.bench ceiling --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz --params $(PARAMS)
 
 .PHONY: serve
 serve: $(STAMP) ## Serve MODEL_TAG (default: production, else newest) on 127.0.0.1:$(PORT) from source
@@ -76,11 +77,11 @@ build-bento: $(STAMP) ## Build a bento serving exactly MODEL_TAG=name:version (d
 
 .PHONY: docker-engine
 docker-engine: ## Install docker.io and start dockerd where no engine answers
-	@bash mle_challenge/container/docker-engine.sh
+	@bash deploy/docker/docker-engine.sh
 
 .PHONY: base-image
 base-image: docker-engine ## Build $(LOCAL_BASE) (bookworm + Python 3.11) via debootstrap, no registry
-	bash mle_challenge/container/base-image.sh $(LOCAL_BASE)
+	bash deploy/docker/base-image.sh $(LOCAL_BASE)
 
 .PHONY: build-docker
 build-docker: $(STAMP) docker-engine ## Containerize BENTO_TAG (default: newest) [BASE_IMAGE=] [CA_BUNDLE=]
@@ -97,11 +98,11 @@ docs: $(STAMP) ## Regenerate docs/openapi.yaml from the service (needs a registe
 
 .PHONY: bench-serve
 bench-serve: $(STAMP) ## Serve the bento under wrk at concurrency 1 and 8 beside the baseline and a bare floor
-	$(PY) -m mle_challenge.bench serve --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz $(if $(BENTO_TAG),--bento $(BENTO_TAG))
+	$(PY) -m benchmarks.bench serve --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz $(if $(BENTO_TAG),--bento $(BENTO_TAG))
 
 .PHONY: bench-batch
 bench-batch: $(STAMP) ## Rows/s and peak memory of batch prediction on NYC scaled to 300k and 3M rows
-	$(PY) -m mle_challenge.bench batch --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz
+	$(PY) -m benchmarks.bench batch --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz
 
 .PHONY: test
 test: $(STAMP) ## Run the whole test suite

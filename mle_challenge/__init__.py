@@ -1,13 +1,19 @@
 """From raw Inside Airbnb listings to a versioned, tested, containerised price-category service.
 
-The package reads top to bottom along the data's path:
+The parts, in the order the data goes through them (each may import only the parts before it):
 
-``sources`` (read a path / HTTP / S3 URL) → ``data`` (validate and clean) → ``synthetic``
-(demo listings) → ``features`` (the one definition of the model's inputs) → ``train`` →
-``evaluate`` → ``registry`` (BentoML model store) → ``pipeline`` (Luigi wiring) →
-``service`` (BentoML HTTP service) → ``cli``.
+- ``data``: read a listings file (path, HTTP or S3 URL), validate and clean it, split it;
+  the synthetic demo listings.
+- ``model``: the one definition of the features, candidate training, the decision rule,
+  evaluation, the API contract a model accepts, and the exact inference engines.
+- ``lifecycle``: the model store and lineage, the quality gate, the production alias,
+  S3 push and pull.
+- ``batch``: a listings file of any size → predictions.
+- ``serving``: what the HTTP service needs around the model, bento and image builds, a client.
 
-Nothing heavy is imported here, so ``import mle_challenge`` stays cheap.
+The fronts sit on top, one per way in: ``pipeline`` (Luigi wiring), ``service`` (the BentoML
+service) and ``cli``. ``config`` and ``errors`` are shared by all. Nothing heavy is imported
+here, so ``import mle_challenge`` stays cheap.
 """
 
 __version__ = "0.1.0"

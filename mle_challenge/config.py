@@ -71,7 +71,7 @@ class SplitParams(BaseModel):
 
 
 class DecisionSpec(BaseModel):
-    """Answer by the macro-F1 rule of ``mle_challenge.decision``, tuned on ``folds`` folds."""
+    """Answer by the macro-F1 rule of ``mle_challenge.model.decision``, tuned on ``folds`` folds."""
 
     model_config = ConfigDict(extra="forbid")
     folds: int = Field(5, ge=2, le=20)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from functools import cached_property
 from importlib.util import find_spec
 from pathlib import Path
@@ -20,8 +21,9 @@ from typing import Any
 
 import luigi
 import luigi.configuration
+from luigi.execution_summary import LuigiStatusCode
 
-from mle_challenge.sources import is_remote, storage_options
+from mle_challenge.data.sources import is_remote, storage_options
 
 # The `luigi` command reads [retcode] from its config; ship ours with the package so that
 # `luigi --module mle_challenge.pipeline` exits non-zero when a task fails.
@@ -128,7 +130,7 @@ class Preprocess(_Stage, _DataParams):
     stage, filename = "preprocess", "clean.parquet"
 
     def code(self) -> str:
-        return code_version("data")
+        return code_version("data.clean")
 
     def own_params(self) -> Any:
         return self.data_hash
@@ -137,10 +139,10 @@ class Preprocess(_Stage, _DataParams):
         return []
 
     def run(self) -> None:
-        from mle_challenge import data
+        from mle_challenge.data import clean
 
         self._progress(10, f"reading {self.listings}")
-        result = data.load_clean(str(self.listings))
+        result = clean.load_clean(str(self.listings))
         self.folder.mkdir(parents=True, exist_ok=True)
         report = {**result.report.__dict__, "source": str(self.listings)}
         (self.folder / "report.json").write_text(json.dumps(report, indent=2))
@@ -158,7 +160,7 @@ class Split(_Stage, _SplitParams):
         return self.clone(Preprocess)
 
     def code(self) -> str:
-        return code_version("split")
+        return code_version("data.split")
 
     def own_params(self) -> Any:
         return dict(self.split)
@@ -166,7 +168,7 @@ class Split(_Stage, _SplitParams):
     def run(self) -> None:
         import pandas as pd
 
-        from mle_challenge import split
+        from mle_challenge.data import split
 
         table = pd.read_parquet(self.input().path, columns=["id", "category"])
         ids = split.split_ids(table, **dict(self.split))
@@ -183,7 +185,7 @@ def _load_split(task: luigi.Task) -> tuple[Any, dict[str, list[int]]]:
 
 
 def _part(table: Any, ids: list[int]) -> tuple[Any, Any]:
-    from mle_challenge import features
+    from mle_challenge.model import features
 
     rows = table[table["id"].isin(ids)]
     return features.to_model_input(rows), rows["category"].astype(str).reset_index(drop=True)
@@ -198,7 +200,7 @@ class TrainCandidate(_Stage, _CandidateParams):
         return self.clone(Split)
 
     def code(self) -> str:
-        return code_version("features", "train", "decision")
+        return code_version("model.features", "model.train", "model.decision")
 
     def own_params(self) -> Any:
         return {"name": self.candidate, "spec": _plain(self.spec)}
@@ -206,7 +208,7 @@ class TrainCandidate(_Stage, _CandidateParams):
     def run(self) -> None:
         import joblib
 
-        from mle_challenge import train
+        from mle_challenge.model import train
 
         table, parts = _load_split(self)
         X, y = _part(table, parts["train"])
@@ -227,12 +229,12 @@ class EvaluateCandidate(_Stage, _CandidateParams):
         return self.clone(TrainCandidate)
 
     def code(self) -> str:
-        return code_version("evaluate", "decision")
+        return code_version("model.evaluate", "model.decision")
 
     def run(self) -> None:
         import joblib
 
-        from mle_challenge import decision, evaluate
+        from mle_challenge.model import decision, evaluate
 
         model = joblib.load(self.input().path)
         table, parts = _load_split(self)
@@ -272,10 +274,10 @@ class SelectModel(_Stage, _SelectParams):
     @cached_property
     def fingerprint(self) -> str:
         upstream = [task.fingerprint for task in self.requires()]
-        return fingerprint(self.stage, upstream, dict(self.select), code_version("evaluate"))
+        return fingerprint(self.stage, upstream, dict(self.select), code_version("model.evaluate"))
 
     def run(self) -> None:
-        from mle_challenge import evaluate
+        from mle_challenge.model import evaluate
 
         evaluations = [json.loads(Path(t.path).read_text()) for t in self.input()]
         metric = str(self.select["metric"])
@@ -313,7 +315,7 @@ class RegisterModel(_Stage, _SelectParams):
         return self.clone(SelectModel)
 
     def code(self) -> str:
-        return code_version("registry")
+        return code_version("lifecycle.registry")
 
     def own_params(self) -> Any:
         return dict(self.register)
@@ -321,7 +323,7 @@ class RegisterModel(_Stage, _SelectParams):
     def run(self) -> None:
         import joblib
 
-        from mle_challenge import registry
+        from mle_challenge.lifecycle import registry
 
         selection = json.loads(Path(self.input().path).read_text())
         self._progress(20, f"registering {selection['selected']}")
@@ -359,15 +361,17 @@ class GateModel(_Stage, _SelectParams):
         return self.clone(RegisterModel)
 
     def code(self) -> str:
-        return code_version("gate", "predict", "decision", "fastpath", "serving", "schema")
+        return code_version(
+            "lifecycle.gate", "model.predictor", "model.decision", "model.fastpath", "model.schema"
+        )
 
     def own_params(self) -> Any:
         return {"gate": dict(self.gate), "against": str(self.against)}
 
     def run(self) -> None:
-        from mle_challenge import lifecycle
         from mle_challenge.config import GateParams
-        from mle_challenge.gate import run_gate
+        from mle_challenge.lifecycle import production
+        from mle_challenge.lifecycle.gate import run_gate
 
         tag = json.loads(Path(self.input().path).read_text())["tag"]
         table, parts = _load_split(self)
@@ -378,14 +382,14 @@ class GateModel(_Stage, _SelectParams):
         held_out.to_parquet(held_out_path, index=False)
         self._progress(30, f"gating {tag} on {len(held_out):,} held-out rows")
         result = run_gate(tag, held_out, GateParams(**dict(self.gate)), str(self.against) or None)
-        lifecycle.update_card(tag, gate=result.as_dict(), held_out=str(held_out_path.resolve()))
+        production.update_card(tag, gate=result.as_dict(), held_out=str(held_out_path.resolve()))
         self._write_json(result.as_dict())
         self._progress(100, f"gate {'passed' if result.passed else 'FAILED'}")
 
 
 def features_frame(rows: Any) -> Any:
     """Held-out rows as the gate reads them: the API columns, ``id`` and ``category``."""
-    from mle_challenge import features
+    from mle_challenge.model import features
 
     frame = features.to_model_input(rows)
     return frame.assign(id=rows["id"].to_numpy(), category=rows["category"].astype(str).to_numpy())
@@ -400,8 +404,8 @@ class TrainingPipeline(luigi.WrapperTask):
 
     @cached_property
     def _gate_task(self) -> GateModel:
-        from mle_challenge import lifecycle
         from mle_challenge.config import load_params
+        from mle_challenge.lifecycle import production
 
         p = load_params(str(self.params))
         values: dict[str, Any] = {
@@ -415,7 +419,7 @@ class TrainingPipeline(luigi.WrapperTask):
             "select": p.select.model_dump(),
             "register": p.registry.model_dump(),
             "gate": p.gate.model_dump(),
-            "against": lifecycle.production_tag(p.registry.model_name) or "",
+            "against": production.production_tag(p.registry.model_name) or "",
         }
         return GateModel(**values)
 
@@ -464,10 +468,72 @@ class BatchPredict(luigi.Task):
         return luigi.LocalTarget(str(self.output_path))
 
     def run(self) -> None:
-        from mle_challenge.batch import predict_file
+        from mle_challenge.batch.predict import predict_file
 
         self.set_status_message(f"predicting {self.input}")  # type: ignore[misc]
         report = predict_file(
             str(self.input), str(self.output_path), str(self.model) or None, int(self.chunk_rows)
         )
         self.set_status_message(report.format())  # type: ignore[misc]
+
+
+# --- running the pipeline from Python (the CLI's `train`) ---
+
+_OK = {LuigiStatusCode.SUCCESS, LuigiStatusCode.SUCCESS_WITH_RETRY}
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    ok: bool
+    summary: str
+    table: str
+    tag: str | None = None  # the registered model, when the run succeeded
+    gate: dict[str, Any] | None = None  # its gate result
+
+
+def run_training(
+    source: str,
+    params_path: str,
+    outputs: str,
+    workers: int = 1,
+    scheduler_url: str | None = None,
+) -> TrainingOutcome:
+    """Build the pipeline; unlike ``luigi.build``'s bool, ``ok`` is False when any task failed."""
+    from mle_challenge.config import load_params
+
+    load_params(params_path)  # fail on a bad file before Luigi swallows the error in a task
+    task = TrainingPipeline(listings=source, params=params_path, root=outputs)
+    task.requires()  # hash the source up front, so a missing file is our clear error
+    scheduler = {"scheduler_url": scheduler_url} if scheduler_url else {"local_scheduler": True}
+    result = luigi.build(
+        [task], workers=workers, detailed_summary=True, log_level="WARNING", **scheduler
+    )
+    ok = result.status in _OK
+    if not ok:
+        return TrainingOutcome(ok=False, summary=result.summary_text, table="")
+    return TrainingOutcome(
+        ok=True,
+        summary=result.summary_text,
+        table=_table(task),
+        tag=task.registered()["tag"],
+        gate=task.gate_result(),
+    )
+
+
+def _table(task: TrainingPipeline) -> str:
+    record = task.registered()
+    lines = [
+        f"{'candidate':<16} {'val acc':>8} {'val F1':>8} {'test acc':>9} {'test F1':>8} "
+        f"{'test AUC':>9}"
+    ]
+    for name, m in sorted(record["candidates"].items()):
+        mark = " *" if name == record["selected"] else ""
+        v, t = m["validation"], m["test"]
+        lines.append(
+            f"{name + mark:<16} {v['accuracy']:>8.3f} {v['macro_f1']:>8.3f} "
+            f"{t['accuracy']:>9.3f} {t['macro_f1']:>8.3f} {t['roc_auc_ovr'] or 0:>9.3f}"
+        )
+    lines.append(f"selected: {record['selected']} (by validation {record['metric']})")
+    lines.append(f"registered: {record['tag']}")
+    lines.append(f"report: {record['report']}")
+    return "\n".join(lines)

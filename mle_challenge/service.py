@@ -16,15 +16,11 @@ from fastapi import FastAPI, HTTPException
 from pydantic import Field, TypeAdapter
 
 from mle_challenge.config import get_settings
-from mle_challenge.predict import Predictor
-from mle_challenge.registry import model_categories
-from mle_challenge.schema import Classification, ModelInfo, listing_model
-from mle_challenge.serving import (
-    RequestGuard,
-    answers_for,
-    fix_timeout_middleware_leak,
-    served_model_tag,
-)
+from mle_challenge.lifecycle.registry import model_categories
+from mle_challenge.model.predictor import Predictor
+from mle_challenge.model.schema import Classification, ModelInfo, answers_for, listing_model
+from mle_challenge.serving.guard import RequestGuard
+from mle_challenge.serving.runtime import fix_timeout_middleware_leak, served_model_tag
 
 # The request schema's enums are the served model's categories, so the model has to be known
 # when the class is defined: only its tag and metadata are read here, never the model itself.

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from mle_challenge.processes import free_port, start, stop, wait_ready
+from benchmarks.processes import free_port, start, stop, wait_ready
 
 NYC = "nyc-2021-12"
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +57,7 @@ def nyc_dir() -> Path:
 @pytest.fixture(scope="session")
 def synthetic_raw() -> pd.DataFrame:
     """2,000 synthetic raw listings with every cell a string, as the reader returns them."""
-    from mle_challenge.synthetic import generate_listings
+    from mle_challenge.data.synthetic import generate_listings
 
     frame = generate_listings(2000, seed=7)
     return frame.astype(str).replace("", None)
@@ -66,7 +66,7 @@ def synthetic_raw() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def synthetic_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic raw listings file on disk."""
-    from mle_challenge.synthetic import generate_listings
+    from mle_challenge.data.synthetic import generate_listings
 
     path = tmp_path_factory.mktemp("synth") / "listings.csv.gz"
     generate_listings(1500, seed=3).to_csv(path, index=False)
@@ -81,8 +81,8 @@ class Registered:
 
 
 def _fit_and_register(spec: dict[str, Any], X: pd.DataFrame, y: pd.Series, name: str) -> str:
-    from mle_challenge.registry import register_model
-    from mle_challenge.train import fit_candidate
+    from mle_challenge.lifecycle.registry import register_model
+    from mle_challenge.model.train import fit_candidate
 
     model = fit_candidate(spec, X, y)
     scores = {"accuracy": 0.5, "macro_f1": 0.5, "roc_auc_ovr": 0.5}
@@ -100,9 +100,9 @@ def _fit_and_register(spec: dict[str, Any], X: pd.DataFrame, y: pd.Series, name:
 @pytest.fixture(scope="session")
 def registered() -> Registered:
     """Two small models trained on synthetic listings, registered in the session's store."""
-    from mle_challenge.data import clean_listings
-    from mle_challenge.features import to_model_input
-    from mle_challenge.synthetic import generate_listings
+    from mle_challenge.data.clean import clean_listings
+    from mle_challenge.data.synthetic import generate_listings
+    from mle_challenge.model.features import to_model_input
 
     raw = generate_listings(3000, seed=5).astype(str).replace("", None)
     clean = clean_listings(raw).table

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mle_challenge.data import AMENITY_FLAGS, load_clean
+from mle_challenge.data.clean import AMENITY_FLAGS, load_clean
 
 pytestmark = pytest.mark.data
 

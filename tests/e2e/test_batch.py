@@ -28,8 +28,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_raw_listings_in_chunks_with_rejects(registered: Any, tmp_path: Path) -> None:
-    from mle_challenge.predict import Predictor
-    from mle_challenge.synthetic import generate_listings
+    from mle_challenge.data.synthetic import generate_listings
+    from mle_challenge.model.predictor import Predictor
 
     raw = generate_listings(2500, seed=21).astype(object)
     raw.loc[3, "latitude"] = 40721.0  # the real sample's broken row
@@ -87,9 +87,9 @@ def test_raw_listings_in_chunks_with_rejects(registered: Any, tmp_path: Path) ->
     assert outside["amenities"] == raw.loc[9, "amenities"]
     assert set(rejects["raw_line"].dropna()) == {"123,too,few", text[-1]}
     # Same answers as the model's own predict on the same rows.
-    from mle_challenge.data import clean_listings
-    from mle_challenge.features import to_model_input
-    from mle_challenge.sources import read_csv_strings
+    from mle_challenge.data.clean import clean_listings
+    from mle_challenge.data.sources import read_csv_strings
+    from mle_challenge.model.features import to_model_input
 
     given = tmp_path / "given.csv"
     raw.drop(index=9).to_csv(given, index=False)
@@ -150,7 +150,7 @@ def test_missing_columns_and_model_are_clear_errors(registered: Any, tmp_path: P
 
 
 def test_client_and_classify_command(live_service: str, registered: Any, tmp_path: Path) -> None:
-    from mle_challenge.client import ClientError, PriceClient
+    from mle_challenge.serving.client import ClientError, PriceClient
 
     client = PriceClient(live_service, timeout=5, retries=1)
     assert client.ready() and client.model()["tag"] == registered.tag
@@ -177,7 +177,7 @@ def test_client_and_classify_command(live_service: str, registered: Any, tmp_pat
 
 def test_gzip_csv_output_is_compressed(registered: Any, tmp_path: Path) -> None:
     """Check a .csv.gz output is gzip (its ".partial" name while writing must not decide)."""
-    from mle_challenge.batch import predict_file
+    from mle_challenge.batch.predict import predict_file
 
     source = tmp_path / "api.csv"
     registered.rows.drop(columns="category").head(50).to_csv(source, index=False)

@@ -14,17 +14,23 @@ import pytest
 import requests
 import yaml
 
-from mle_challenge.schema import EXAMPLE_LISTING
+from mle_challenge.model.schema import EXAMPLE_LISTING
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = ROOT / "mle_challenge" / "container"
+SCRIPTS = ROOT / "deploy" / "docker"
+# Downloads inside the image build may pass a TLS-intercepting proxy: trust what the host does.
+HOST_TRUST = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def _ca_bundle() -> str | None:
+    return os.environ.get("CA_BUNDLE") or (str(HOST_TRUST) if HOST_TRUST.is_file() else None)
 
 
 @pytest.fixture(scope="module")
 def docker_engine() -> None:
-    from mle_challenge.bento import docker_available
+    from mle_challenge.serving.container import docker_available
 
     if docker_available() is None:
         return
@@ -38,11 +44,12 @@ def docker_engine() -> None:
 
 @pytest.fixture(scope="module")
 def base_image(docker_engine: None) -> str:
-    from mle_challenge.bento import LOCAL_BASE_IMAGE, image_exists
+    from mle_challenge.serving.container import LOCAL_BASE_IMAGE, image_exists
 
     if not image_exists(LOCAL_BASE_IMAGE):
         built = subprocess.run(
             ["bash", str(SCRIPTS / "base-image.sh"), LOCAL_BASE_IMAGE],
+            env={**os.environ, "CA_BUNDLE": _ca_bundle() or ""},
             capture_output=True,
             text=True,
             timeout=900,
@@ -53,16 +60,16 @@ def base_image(docker_engine: None) -> str:
 
 @pytest.fixture(scope="module")
 def bento_tag(registered: Any) -> str:
-    from mle_challenge.bento import build_bento
+    from mle_challenge.serving.bento import build_bento
 
     return build_bento(registered.tag)
 
 
 @pytest.fixture(scope="module")
 def image(bento_tag: str, base_image: str) -> Iterator[str]:
-    from mle_challenge.bento import containerize
+    from mle_challenge.serving.container import containerize
 
-    bundle = os.environ.get("CA_BUNDLE")
+    bundle = _ca_bundle()
     built = containerize(
         bento_tag, base_image=base_image, ca_bundle=Path(bundle) if bundle else None
     )
@@ -86,7 +93,7 @@ def test_bento_holds_exactly_the_model(bento_tag: str, registered: Any) -> None:
 def test_container_answers_like_the_service(
     image: str, bento_tag: str, service_module: Any
 ) -> None:
-    from mle_challenge.processes import free_port, wait_ready
+    from benchmarks.processes import free_port, wait_ready
 
     assert image == bento_tag  # BentoML's default: the image is tagged with the bento's tag
     user = subprocess.run(

@@ -17,7 +17,7 @@ import pytest
 import requests
 import yaml
 
-from mle_challenge.schema import EXAMPLE_LISTING
+from mle_challenge.model.schema import EXAMPLE_LISTING
 
 pytestmark = [pytest.mark.e2e]
 
@@ -38,7 +38,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 @pytest.fixture(autouse=True)
 def fresh_lifecycle() -> Iterator[None]:
     """Every test starts with no production alias and no gate results."""
-    from mle_challenge.lifecycle import state_dir
+    from mle_challenge.lifecycle.production import state_dir
 
     shutil.rmtree(state_dir(), ignore_errors=True)
     yield
@@ -125,7 +125,7 @@ def test_promote_then_rollback_restores_the_previous_answers(
 
 
 def test_concurrent_promotions_leave_a_consistent_state(registered: Any, held_out: Path) -> None:
-    from mle_challenge import lifecycle
+    from mle_challenge.lifecycle import production
 
     for tag in (registered.tag, registered.baseline_tag):
         assert _cli("gate", tag, "--held-out", str(held_out)).returncode == 0
@@ -137,17 +137,17 @@ def test_concurrent_promotions_leave_a_consistent_state(registered: Any, held_ou
         if done.returncode == 2:
             assert "in progress; nothing was changed" in done.stderr
     alias = json.loads(
-        (lifecycle.state_dir() / "aliases" / "price_classifier" / "production.json").read_text()
+        (production.state_dir() / "aliases" / "price_classifier" / "production.json").read_text()
     )
-    events = lifecycle.history()
+    events = production.history()
     assert alias["tag"] in tags and events[-1]["to"] == alias["tag"]
-    assert lifecycle.production_tag() == alias["tag"]  # hash still matches
+    assert production.production_tag() == alias["tag"]  # hash still matches
 
 
 def test_a_tampered_production_model_is_refused(registered: Any, held_out: Path) -> None:
     import bentoml
 
-    from mle_challenge import lifecycle
+    from mle_challenge.lifecycle import production
 
     assert _cli("gate", registered.baseline_tag, "--held-out", str(held_out)).returncode == 0
     assert _cli("promote", registered.baseline_tag).returncode == 0
@@ -155,8 +155,8 @@ def test_a_tampered_production_model_is_refused(registered: Any, held_out: Path)
     original = model_yaml.read_text()
     try:
         model_yaml.write_text(original + "\n# edited\n")
-        with pytest.raises(lifecycle.IntegrityError):
-            lifecycle.production_tag()
+        with pytest.raises(production.IntegrityError):
+            production.production_tag()
         done = _cli("bento", "build")
         assert done.returncode == 2 and "content hash" in done.stderr
     finally:

@@ -106,7 +106,7 @@ def test_registered_model_contract(trained: dict[str, Any]) -> None:
     """Check the registered model: loads by tag, predicts labels from API-named columns, lineage."""
     code = """
 import json, sys, bentoml, pandas as pd
-from mle_challenge.features import API_FEATURES
+from mle_challenge.model.features import API_FEATURES
 model_ref = bentoml.models.get("price_classifier:latest")
 model = bentoml.sklearn.load_model(model_ref.tag)
 row = {"accommodates": 4, "room_type": "Entire home/apt", "beds": 2, "bedrooms": 1,
@@ -173,7 +173,7 @@ def test_changed_training_param_reruns_only_downstream(trained: dict[str, Any]) 
 
 def test_changed_listings_rerun_everything(trained: dict[str, Any], tmp_path: Path) -> None:
     """Check that different listings content re-runs preprocessing and everything after."""
-    from mle_challenge.synthetic import generate_listings
+    from mle_challenge.data.synthetic import generate_listings
 
     ws = trained["ws"]
     pre = _stage_dirs(ws, "preprocess")

@@ -48,13 +48,13 @@ class S3:
         )
 
     def stop(self) -> None:
-        from mle_challenge.processes import stop
+        from benchmarks.processes import stop
 
         stop(self.process)
 
 
 def start_seaweedfs(folder: Path) -> S3:
-    from mle_challenge.processes import free_port, start
+    from benchmarks.processes import free_port, start
 
     weed = shutil.which("weed", path=str(Path(sys.executable).parent))
     if weed is None:
@@ -224,7 +224,7 @@ def test_wrong_credentials_fail_clearly(s3: S3, registered: Any, tmp_path: Path)
 
 
 def test_bento_round_trip(s3: S3, registered: Any, tmp_path: Path) -> None:
-    from mle_challenge.bento import build_bento
+    from mle_challenge.serving.bento import build_bento
 
     bento = build_bento(registered.tag)
     pushed = _cli("bento", "push", bento, "s3://mle-bucket/team", env=s3.env())

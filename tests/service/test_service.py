@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from starlette.testclient import TestClient
 
-from mle_challenge.schema import EXAMPLE_LISTING
+from mle_challenge.model.schema import EXAMPLE_LISTING
 
 pytestmark = pytest.mark.service
 
@@ -54,7 +54,7 @@ def test_in_process_service_class(service_module: Any, registered: Any) -> None:
 def test_classify_over_asgi_matches_the_model(
     client: TestClient, listings: list[dict[str, Any]], registered: Any
 ) -> None:
-    from mle_challenge.predict import Predictor
+    from mle_challenge.model.predictor import Predictor
 
     expected = Predictor.load(registered.tag).predict_records(listings).labels
     got = [client.post("/classify", json=x).json()["price_category"] for x in listings[:10]]

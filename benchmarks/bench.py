@@ -1,0 +1,503 @@
+"""Benchmarks that print figures (never timed assertions): ``python -m benchmarks.bench``."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from benchmarks.processes import free_port, start, stop, wait_ready
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks."""
+
+
+@bench.command("pipeline")
+@click.option("--listings", required=True)
+@click.option("--params", default="params.yaml", show_default=True)
+@click.option("--workers", default=2, show_default=True)
+def pipeline(listings: str, params: str, workers: int) -> None:
+    """Cold-run and no-change re-run wall times, in a fresh outputs folder and model store."""
+    if not listings.startswith(("http://", "https://", "s3://")) and not Path(listings).exists():
+        raise click.UsageError(f"{listings} not found: set MLE_DATA_DIR to the real data folder")
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "BENTOML_HOME": f"{tmp}/bentoml", "BENTOML_DO_NOT_TRACK": "True"}
+        command = [
+            sys.executable,
+            "-m",
+            "mle_challenge.cli",
+            "train",
+            "--listings",
+            listings,
+            "--params",
+            params,
+            "--outputs",
+            f"{tmp}/out",
+            "--workers",
+            str(workers),
+        ]
+        figures = []
+        for label in ("cold run", "no-change re-run"):
+            start = time.perf_counter()
+            result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+            elapsed = time.perf_counter() - start
+            if result.returncode != 0:
+                raise click.ClickException(f"{label} failed:\n{result.stdout}\n{result.stderr}")
+            figures.append((label, elapsed))
+        click.echo(result.stdout.split("===== Luigi Execution Summary =====")[-1].strip())
+        click.echo(f"\n{'run':<18} {'seconds':>8}   (workers={workers}, {os.cpu_count()} cores)")
+        for label, seconds in figures:
+            click.echo(f"{label:<18} {seconds:>8.1f}")
+
+
+# --- serving ---------------------------------------------------------------------------------
+
+_WRK_SCRIPT = """
+local bodies = {%s}
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  i = i %% #bodies + 1
+  return wrk.format(nil, "/classify", nil, bodies[i])
+end
+"""
+
+
+def floor_app() -> Any:
+    """The floor: a bare Starlette endpoint doing only /classify's JSON validation."""
+    import json as json_
+
+    from pydantic import TypeAdapter
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from mle_challenge.model.schema import listing_model
+
+    adapter = TypeAdapter(listing_model(json_.loads(os.environ["MLE_FLOOR_CATEGORIES"])))
+
+    async def classify(request: Request) -> Response:
+        listing = adapter.validate_json(await request.body())
+        return JSONResponse({"id": listing.id, "price_category": "Mid"})
+
+    return Starlette(routes=[Route("/classify", classify, methods=["POST"])])
+
+
+def _wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
+    threads = min(connections, 2)
+    subprocess.run(  # warm-up: first requests load lazily imported code
+        ["wrk", f"-t{threads}", f"-c{connections}", "-d2s", "-s", str(script), url],
+        capture_output=True,
+        check=True,
+    )
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    out = subprocess.run(
+        [*command, "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
+    for pct in ("50", "99"):
+        value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        figures[f"p{pct}"] = float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    figures["errors"] = float(errors.group(1)) if errors else 0.0
+    return figures
+
+
+def _worker_rss_mb(process: subprocess.Popen[bytes]) -> list[float]:
+    import psutil
+
+    children = psutil.Process(process.pid).children(recursive=True)
+    workers = [c for c in children if "_bentoml_impl.worker" in " ".join(c.cmdline())]
+    return [w.memory_info().rss / 1e6 for w in workers]
+
+
+def _dir_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+@bench.command("serve")
+@click.option("--listings", required=True, help="Raw listings to train on (the NYC file).")
+@click.option("--params", default="params.yaml", show_default=True)
+@click.option("--home", default="outputs/bench", show_default=True, help="Store and outputs.")
+@click.option("--seconds", default=10, show_default=True, help="Length of each wrk run.")
+@click.option("--image/--no-image", default=True, help="Also build the image, for its size.")
+def serve(listings: str, params: str, home: str, seconds: int, image: bool) -> None:
+    """Requests/s and p50/p99 at concurrency 1 and 8 for the bento, the data scientists' model
+    behind the same /classify, and a bare Starlette floor; worker memory, bento and image size."""
+    if shutil.which("wrk") is None:
+        raise click.ClickException("wrk is not installed: apt-get install wrk (.ci/run does)")
+    root = Path(home).resolve()
+    # Before anything imports bentoml: the bench has a store of its own.
+    os.environ["BENTOML_HOME"] = str(root / "bentoml")
+    os.environ["BENTOML_DO_NOT_TRACK"] = "True"
+    import pandas as pd
+
+    from mle_challenge.data.clean import load_clean
+    from mle_challenge.lifecycle.registry import model_categories, register_model
+    from mle_challenge.model.features import to_model_input
+    from mle_challenge.model.train import fit_candidate
+    from mle_challenge.pipeline import run_training
+    from mle_challenge.serving.bento import build_bento
+
+    click.echo(f"training on {listings} (cached in {root}) ...")
+    outcome = run_training(listings, params, str(root / "pipeline"), workers=2)
+    if not outcome.ok:
+        raise click.ClickException(outcome.summary)
+    click.echo(outcome.table)
+    assert outcome.tag is not None
+    ours = outcome.tag
+    clean = load_clean(listings).table
+    rows = to_model_input(clean).assign(id=clean["id"].to_numpy())
+    # The notebook's model exactly as they ran it (n_jobs=4), behind the same contract.
+    spec = {
+        "kind": "baseline_random_forest",
+        "params": {"n_estimators": 500, "n_jobs": 4, "random_state": 0},
+    }
+    baseline = register_model(
+        fit_candidate(spec, rows, clean["category"]),
+        fingerprint="bench-notebook-rf",
+        candidate="notebook_rf",
+        metrics={
+            "test": {"accuracy": 0, "macro_f1": 0, "roc_auc_ovr": 0, "rows": 0},
+            "validation": {"accuracy": 0, "macro_f1": 0, "roc_auc_ovr": 0},
+        },
+        params=spec,
+        data_fingerprint="bench",
+        report_path="none",
+    )
+    bento_tag = build_bento(ours)
+    sample = rows.sample(300, random_state=0)
+    bodies = []
+    for record in sample.to_dict("records"):
+        body: dict[str, Any] = {k: (None if pd.isna(v) else v) for k, v in record.items()}
+        for key in ("id", "accommodates", "tv", "elevator", "internet"):
+            body[key] = int(record[key])
+        bodies.append(json.dumps(body))
+    script = root / "classify.lua"
+    script.write_text(_WRK_SCRIPT % ",".join(f"[[{b}]]" for b in bodies))
+
+    bentoml_bin = str(Path(sys.executable).parent / "bentoml")
+    env = dict(os.environ)
+    targets = {
+        f"bento {bento_tag}": [bentoml_bin, "serve", bento_tag],
+        "data scientists' RF": [bentoml_bin, "serve", "mle_challenge.service:PriceClassifier"],
+        "bare Starlette floor": [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "benchmarks.bench:floor_app",
+            "--workers",
+            str(os.cpu_count() or 1),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+    }
+    results: dict[str, dict[str, Any]] = {}
+    for name, command in targets.items():
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        run_env = env | {
+            "MLE_MODEL_TAG": baseline if "RF" in name else ours,
+            "MLE_FLOOR_CATEGORIES": json.dumps(model_categories(ours)),
+        }
+        process = start(
+            [*command, "--host", "127.0.0.1", "--port", str(port)],
+            run_env,
+            root / f"serve-{port}.log",
+        )
+        try:
+            try:
+                wait_ready(url, process, path="/classify" if "floor" in name else "/readyz")
+            except RuntimeError as exc:
+                raise click.ClickException(str(exc)) from exc
+            figures: dict[str, Any] = {
+                "c1": _wrk(f"{url}/classify", script, 1, seconds),
+                "c8": _wrk(f"{url}/classify", script, 8, seconds),
+            }
+            if "floor" not in name:
+                figures["rss"] = _worker_rss_mb(process)
+            if name.startswith("bento"):
+                figures["same answers"] = _same_answers(url, ours, bodies, sample)
+            results[name] = figures
+        finally:
+            stop(process)
+
+    import bentoml
+
+    bento = bentoml.bentos.get(bento_tag)
+    model = bentoml.models.get(ours)
+    click.echo(f"\nserving /classify, wrk {seconds} s per run, {os.cpu_count()} cores")
+    click.echo(
+        f"{'target':<46} {'c=1 req/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
+        f" {'c=8 req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'worker RSS MB':>14}"
+    )
+    for name, f in results.items():
+        rss = ", ".join(f"{r:.0f}" for r in f.get("rss", [])) or "-"
+        click.echo(
+            f"{name:<46} {f['c1']['rps']:>9.0f} {f['c1']['p50']:>7.2f} {f['c1']['p99']:>7.2f}"
+            f" {f['c8']['rps']:>9.0f} {f['c8']['p50']:>7.2f} {f['c8']['p99']:>7.2f} {rss:>14}"
+        )
+    ours_result = results[f"bento {bento_tag}"]
+    floor = results["bare Starlette floor"]
+    click.echo(
+        f"\nbento / floor at c=8: {ours_result['c8']['rps'] / floor['c8']['rps']:.2f} (goal: 0.50)"
+    )
+    click.echo(f"answers identical to the model's predict: {ours_result['same answers']}")
+    click.echo(
+        f"bento size: {_dir_mb(Path(bento.path)):.1f} MB + model {_dir_mb(Path(model.path)):.1f} MB"
+    )
+    if image:
+        _image_report(bento_tag)
+
+
+def _same_answers(url: str, tag: str, bodies: list[str], sample: Any) -> str:
+    """How many of the service's answers equal the registered pipeline's own predict."""
+    import requests
+
+    from mle_challenge.model.features import API_FEATURES
+    from mle_challenge.model.predictor import Predictor
+
+    listings = [json.loads(b) for b in bodies]
+    answers = requests.post(f"{url}/classify_batch", json=listings, timeout=60).json()
+    singles = [requests.post(f"{url}/classify", json=x, timeout=10).json() for x in listings]
+    expected = Predictor.load(tag).pipeline.predict(sample.loc[:, list(API_FEATURES)])
+    same = sum(
+        a["price_category"] == s["price_category"] == e
+        for a, s, e in zip(answers, singles, expected, strict=True)
+    )
+    return f"{same}/{len(expected)} (batch and single)"
+
+
+def _image_report(bento_tag: str) -> None:
+    from mle_challenge.serving.container import (
+        LOCAL_BASE_IMAGE,
+        containerize,
+        docker_available,
+        image_exists,
+        image_size_bytes,
+    )
+
+    reason = docker_available()
+    if reason is not None:
+        click.echo(f"image: not built ({reason})")
+        return
+    base = LOCAL_BASE_IMAGE if image_exists(LOCAL_BASE_IMAGE) else None
+    bundle = os.environ.get("CA_BUNDLE")
+    built = containerize(bento_tag, base_image=base, ca_bundle=Path(bundle) if bundle else None)
+    click.echo(
+        f"image {built}: {image_size_bytes(built) / 1e6:.0f} MB (base {base or 'python:3.11-slim'})"
+    )
+    largest = subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--entrypoint",
+            "sh",
+            built,
+            "-c",
+            "du -sm /app/.venv/lib/python3.11/site-packages/* | sort -rn | head -6",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout
+    click.echo("largest installed packages (MB):\n" + largest)
+
+
+# --- batch prediction ---------------------------------------------------------------------------
+
+
+def _scaled_listings(listings: str, rows: int, path: Path) -> Path:
+    """The raw listings repeated (fresh ids each copy) up to ``rows`` rows, as plain CSV."""
+    if path.is_file() and sum(1 for _ in path.open()) - 1 >= rows:
+        return path
+    from mle_challenge.data.sources import read_csv_strings
+
+    base = read_csv_strings(listings)
+    ids = base["id"].astype("int64")
+    step = int(ids.max()) + 1
+    written = 0
+    with path.open("w") as out:
+        copy = 0
+        while written < rows:
+            part = base.head(rows - written).assign(id=(ids + copy * step).head(rows - written))
+            part.to_csv(out, index=False, header=copy == 0)
+            written += len(part)
+            copy += 1
+    return path
+
+
+def _measure(command: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) and stdout of ``command`` run as a child process."""
+    wrapper = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "elapsed = time.perf_counter() - t\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+        "print(done.stdout); print(done.stderr, file=sys.stderr)\n"
+        "print(f'@@ {elapsed} {peak} {done.returncode}')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", wrapper, *command], capture_output=True, text=True
+    )
+    tail = result.stdout.strip().splitlines()[-1].split()
+    if tail[3] != "0":
+        raise click.ClickException(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+    return float(tail[1]), float(tail[2]), result.stdout
+
+
+@bench.command("batch")
+@click.option("--listings", required=True, help="Raw NYC listings to scale up.")
+@click.option("--params", default="params.yaml", show_default=True)
+@click.option("--home", default="outputs/bench", show_default=True)
+@click.option("--rows", default=300_000, show_default=True)
+@click.option("--big-rows", default=3_000_000, show_default=True, help="For peak memory.")
+def batch(listings: str, params: str, home: str, rows: int, big_rows: int) -> None:
+    """Rows/s and peak memory of `mle-challenge predict` on the NYC data scaled up.
+
+    Two rates: the whole command (Python start-up, imports and model load included, about
+    2 s) and after start-up (as the command itself reports: reading, cleaning, checking,
+    predicting and writing), which is what a larger file sees.
+    """
+    root = Path(home).resolve()
+    os.environ["BENTOML_HOME"] = str(root / "bentoml")
+    os.environ["BENTOML_DO_NOT_TRACK"] = "True"
+    from mle_challenge.pipeline import run_training
+
+    outcome = run_training(listings, params, str(root / "pipeline"), workers=2)
+    if not outcome.ok or outcome.tag is None:
+        raise click.ClickException(outcome.summary)
+    cli = [sys.executable, "-m", "mle_challenge.cli", "predict", "--model", outcome.tag]
+    click.echo(f"model {outcome.tag}; {os.cpu_count()} cores")
+    click.echo(
+        f"{'input rows':>12} {'output':>8} {'seconds':>8} {'rows/s':>9}"
+        f" {'after start-up':>15} {'rows/s':>9} {'peak MB':>8}"
+    )
+    for count in (rows, big_rows):
+        source = _scaled_listings(listings, count, root / f"listings-{count}.csv")
+        for suffix in (".parquet", ".csv"):
+            if count == big_rows and suffix == ".csv":
+                continue
+            output = root / f"predictions-{count}{suffix}"
+            seconds, peak, out = _measure([*cli, "--input", str(source), "--output", str(output)])
+            found = re.search(r"took ([\d.]+) s after start-up", out)
+            work = float(found.group(1)) if found else float("nan")
+            click.echo(
+                f"{count:>12,} {suffix.lstrip('.'):>8} {seconds:>8.1f} {count / seconds:>9,.0f}"
+                f" {work:>15.1f} {count / work:>9,.0f} {peak:>8,.0f}"
+            )
+
+
+@bench.command("ceiling")
+@click.option("--listings", required=True, help="Raw NYC listings (the reconstructed file).")
+@click.option("--params", default="params.yaml", show_default=True)
+@click.option("--candidate", default="hist_gb", show_default=True)
+def ceiling(listings: str, params: str, candidate: str) -> None:
+    """How far the 11 /classify fields can take the model on this data, on the test rows.
+
+    1. A learning curve: the candidate (plain argmax, early stopping at every size, so small
+       samples are not overfitted) trained on 1/8 to all of the train and validation rows.
+    2. Twins: test rows for which some training listing has the same room type, guests,
+       bedrooms, beds and bathrooms within R metres (Inside Airbnb moves each listing by up
+       to 150 m), and how often the twins' majority class is the row's own class: a
+       local estimate of the best accuracy any model on these fields can have.
+    """
+    import numpy as np
+
+    from mle_challenge.config import load_params
+    from mle_challenge.data import clean
+    from mle_challenge.data.split import split_ids
+    from mle_challenge.model import features
+    from mle_challenge.model.evaluate import classification_metrics
+
+    settings = load_params(params)
+    if candidate not in settings.train.candidates:
+        raise click.UsageError(f"no candidate {candidate!r} in {params}")
+    spec = settings.train.candidates[candidate].model_dump(exclude_none=True)
+    table = clean.load_clean(listings).table
+    ids = split_ids(table, **settings.split.model_dump())
+    known = table[table["id"].isin(ids.train + ids.validation)].reset_index(drop=True)
+    test = table[table["id"].isin(ids.test)].reset_index(drop=True)
+    X_test, y_test = features.to_model_input(test), test["category"].astype(str)
+    known = known.assign(category=known["category"].astype(str))
+
+    click.echo(f"learning curve of {candidate} on {len(test):,} test rows (2 samples each)")
+    click.echo(f"{'training rows':>14} {'accuracy':>9} {'macro-F1':>9} {'ROC AUC':>8}")
+    rng = np.random.default_rng(0)
+    for share in (0.125, 0.25, 0.5, 1.0):
+        scores = []
+        for seed in (0, 1):
+            rows = known.sample(frac=share, random_state=int(rng.integers(1 << 31)))
+            fitted = _fit_plain(spec, seed, rows)
+            m = classification_metrics(fitted, X_test, y_test)
+            scores.append([m["accuracy"], m["macro_f1"], m["roc_auc_ovr"]])
+        acc, f1, auc = np.mean(scores, axis=0)
+        click.echo(f"{len(rows):>14,} {acc:>9.3f} {f1:>9.3f} {auc:>8.3f}")
+
+    model = _fit_plain(spec, 0, known)
+    answers = model.predict(X_test)
+    click.echo("\ntest rows with a same-fields twin among the training listings")
+    click.echo(f"{'radius':>7} {'rows':>7} {'twins agree':>12} {'model right':>12}")
+    for radius, (rows_with, agree) in _twins(known, test, (20, 50, 150)).items():
+        right = float(np.mean(answers[rows_with] == y_test.to_numpy()[rows_with]))
+        click.echo(f"{radius:>5} m {len(rows_with):>7,} {np.mean(agree):>12.3f} {right:>12.3f}")
+
+
+def _fit_plain(spec: dict[str, Any], seed: int, rows: Any) -> Any:
+    """The candidate on ``rows``, answering by plain argmax, early stopping at any size."""
+    from mle_challenge.model.features import to_model_input
+    from mle_challenge.model.train import fit_candidate
+
+    params = {**spec.get("params", {}), "early_stopping": True, "random_state": seed}
+    plain = {key: value for key, value in spec.items() if key != "decision"}
+    return fit_candidate({**plain, "params": params}, to_model_input(rows), rows["category"])
+
+
+def _twins(known: Any, test: Any, radii: tuple[int, ...]) -> dict[int, tuple[Any, Any]]:
+    """Per radius: the test rows that have twins, and whether the twins' majority is right."""
+    import numpy as np
+    from sklearn.neighbors import BallTree
+
+    same = ["room_type", "accommodates", "bedrooms", "beds", "bathrooms"]
+
+    def key(frame: Any) -> Any:
+        return frame[same].astype(str).agg("|".join, axis=1).to_numpy()
+
+    known_key, test_key = key(known), key(test)
+    known_class, test_class = known["category"].astype(str).to_numpy(), test["category"]
+    tree = BallTree(np.radians(known[["latitude", "longitude"]].to_numpy()), metric="haversine")
+    where = np.radians(test[["latitude", "longitude"]].to_numpy())
+    found = {}
+    for radius in radii:
+        rows, agree = [], []
+        for i, near in enumerate(tree.query_radius(where, r=radius / 6_371_000)):
+            twins = near[known_key[near] == test_key[i]]
+            if len(twins):
+                classes, counts = np.unique(known_class[twins], return_counts=True)
+                rows.append(i)
+                agree.append(classes[counts.argmax()] == str(test_class.iloc[i]))
+        found[radius] = (np.array(rows, dtype=int), np.array(agree))
+    return found
+
+
+if __name__ == "__main__":
+    bench()

@@ -1,0 +1,163 @@
+"""The BentoML model store: register a trained pipeline with its lineage, find it again."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from mle_challenge import CATEGORIES, __version__
+from mle_challenge.errors import RegistryError
+from mle_challenge.model.features import API_FEATURES, input_categories
+
+MODEL_NAME = "price_classifier"
+
+
+def _git(*args: str) -> str:
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, timeout=5, check=True
+    )
+    return done.stdout.strip()
+
+
+def git_commit() -> str:
+    """The current git commit (with ``-dirty`` when the tree has changes), or ``unknown``."""
+    try:
+        sha = _git("rev-parse", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{sha}-dirty" if dirty else sha
+
+
+def library_versions() -> dict[str, str]:
+    names = ("scikit-learn", "pandas", "numpy", "bentoml", "luigi")
+    return {"python": platform.python_version()} | {n: version(n) for n in names}
+
+
+def find_by_fingerprint(fingerprint: str, name: str = MODEL_NAME) -> str | None:
+    """The tag of a registered model trained from exactly these inputs, if any."""
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    try:
+        models = bentoml.models.list(name)
+    except NotFound:  # no model of that name yet
+        return None
+    for model in models:
+        if model.info.labels.get("fingerprint") == fingerprint:
+            return str(model.tag)
+    return None
+
+
+def register_model(
+    model: Any,
+    *,
+    fingerprint: str,
+    candidate: str,
+    metrics: Mapping[str, Any],
+    params: Mapping[str, Any],
+    data_fingerprint: str,
+    report_path: str,
+    name: str = MODEL_NAME,
+) -> str:
+    """Save ``model`` as ``name:<version>`` with its lineage, unless already registered.
+
+    Returns the tag. Registration is idempotent: the same ``fingerprint`` (all inputs of the
+    pipeline) returns the existing tag instead of saving a second version.
+    """
+    import bentoml
+
+    existing = find_by_fingerprint(fingerprint, name)
+    if existing is not None:
+        return existing
+    test = metrics["test"]
+    saved = bentoml.sklearn.save_model(
+        name,
+        model,
+        signatures={"predict": {"batchable": True}, "predict_proba": {"batchable": True}},
+        labels={
+            "fingerprint": fingerprint,
+            "data_fingerprint": data_fingerprint,
+            "candidate": candidate,
+            "stage": "candidate",
+        },
+        metadata={
+            "metrics": {k: test[k] for k in ("accuracy", "macro_f1", "roc_auc_ovr", "rows")},
+            "validation_metrics": {
+                k: metrics["validation"][k] for k in ("accuracy", "macro_f1", "roc_auc_ovr")
+            },
+            "params": dict(params),
+            "data_fingerprint": data_fingerprint,
+            "code_version": git_commit(),
+            "package_version": __version__,
+            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "libraries": library_versions(),
+            "feature_schema": list(API_FEATURES),
+            "categories": input_categories(model),
+            "classes": list(CATEGORIES),
+            "report": report_path,
+        },
+    )
+    return str(saved.tag)
+
+
+def resolve_tag(tag: str | None = None, name: str = MODEL_NAME) -> str:
+    """The exact ``name:version`` of ``tag``; no tag (or ``name:latest``) means the newest.
+
+    Raises :class:`RegistryError` naming what was asked for and how to list what exists.
+    """
+    import bentoml
+
+    wanted = tag or f"{name}:latest"
+    return exact_tag(
+        bentoml.models.get,
+        wanted,
+        "model",
+        f" in the BentoML store ({bentoml_home()}): train one with `make run`, or list what "
+        "exists with `bentoml models list`.",
+    )
+
+
+def exact_tag(get: Callable[[str], Any], wanted: str, kind: str, hint: str) -> str:
+    """The exact tag ``get`` (``bentoml.models.get``, ``bentoml.bentos.get``) finds for
+    ``wanted``; :class:`RegistryError` saying ``no {kind} {wanted}{hint}`` when it finds
+    none, or that the tag is malformed."""
+    from bentoml.exceptions import BentoMLException, NotFound
+
+    try:
+        return str(get(wanted).tag)
+    except NotFound as exc:
+        raise RegistryError(f"no {kind} {wanted}{hint}") from exc
+    except (BentoMLException, ValueError) as exc:  # malformed tags (ValueError in 1.4)
+        raise RegistryError(f"invalid {kind} tag {wanted!r}: {exc}") from exc
+
+
+def model_categories(tag: str) -> dict[str, list[str]]:
+    """Input categories of a registered model, from its metadata (without unpickling it)."""
+    import bentoml
+
+    stored = bentoml.models.get(tag)
+    categories: Any = stored.info.metadata.get("categories")
+    if isinstance(categories, dict):
+        return {str(k): [str(x) for x in v] for k, v in categories.items()}
+    return input_categories(bentoml.sklearn.load_model(stored))  # registered before we saved them
+
+
+def bentoml_home() -> str:
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    return str(BentoMLContainer.bentoml_home.get())
+
+
+def resolve_bento(bento_tag: str | None) -> str:
+    import bentoml
+
+    wanted = bento_tag or "price_classifier_service:latest"
+    hint = ": build one with `make build-bento`, or list them with `bentoml list`."
+    return exact_tag(bentoml.bentos.get, wanted, "bento", hint)

@@ -1,0 +1,216 @@
+"""Evaluate fitted candidates: metrics, plots and an HTML report comparing them all."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.inspection import permutation_importance
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
+
+from mle_challenge import CATEGORIES
+
+# The data scientists' reported holdout figures, shown beside ours in every report.
+NOTEBOOK_BASELINE = {"accuracy": 0.605, "macro_f1": 0.536, "roc_auc_ovr": 0.818}
+
+
+def classification_metrics(model: Any, X: pd.DataFrame, y: pd.Series) -> dict[str, Any]:
+    """Accuracy, macro-F1, one-vs-rest ROC AUC, per-class scores and the confusion matrix.
+
+    Classes are reported in price order (Low → Lux), whatever the model's ``classes_`` order.
+    """
+    proba = pd.DataFrame(model.predict_proba(X), columns=list(model.classes_))
+    proba = proba.reindex(columns=list(CATEGORIES), fill_value=0.0)
+    # The model's own decision rule (argmax, or a tuned one: mle_challenge.model.decision).
+    labels = np.asarray(model.predict(X)).astype(str)
+    truth = y.to_numpy()
+    precision, recall, f1, support = precision_recall_fscore_support(
+        truth, labels, labels=list(CATEGORIES), zero_division=0
+    )
+    return {
+        "rows": len(truth),
+        "accuracy": float(accuracy_score(truth, labels)),
+        "macro_f1": float(f1_score(truth, labels, average="macro", labels=list(CATEGORIES))),
+        "roc_auc_ovr": _roc_auc(truth, proba.to_numpy()),
+        "per_class": {
+            c: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, c in enumerate(CATEGORIES)
+        },
+        "confusion_matrix": confusion_matrix(truth, labels, labels=list(CATEGORIES)).tolist(),
+    }
+
+
+def _roc_auc(truth: np.ndarray, proba: np.ndarray) -> float | None:
+    """Macro one-vs-rest ROC AUC (as sklearn's ``multi_class="ovr"``) over the classes present.
+
+    None when fewer than two classes are present: AUC is undefined there, say so.
+    """
+    scores = [
+        roc_auc_score(truth == c, proba[:, i])
+        for i, c in enumerate(CATEGORIES)
+        if 0 < (truth == c).sum() < len(truth)
+    ]
+    return float(np.mean(scores)) if len(scores) >= 2 else None
+
+
+def feature_importance(
+    model: Any, X: pd.DataFrame, y: pd.Series, seed: int = 0, max_rows: int = 2000
+) -> dict[str, float]:
+    """Permutation importance (drop in accuracy) of each API field, on at most ``max_rows``.
+
+    Measured on the fields the API receives, so it is comparable across candidates whatever
+    their internal encoding.
+    """
+    sample = X.sample(n=min(max_rows, len(X)), random_state=seed)
+    result = permutation_importance(
+        model, sample, y.loc[sample.index], n_repeats=3, random_state=seed, n_jobs=1
+    )
+    return dict(zip(X.columns, map(float, result.importances_mean), strict=True))
+
+
+def _figure_png(draw: Any) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=100)
+    try:
+        draw(fig, ax)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        return buffer.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def confusion_png(metrics: Mapping[str, Any], title: str) -> bytes:
+    """A row-normalised confusion matrix (recall on the diagonal) as PNG bytes."""
+    matrix = np.array(metrics["confusion_matrix"], dtype=float)
+    norm = matrix / matrix.sum(axis=1, keepdims=True).clip(min=1)
+
+    def draw(fig: Any, ax: Any) -> None:
+        image = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+        ax.set_xticks(range(len(CATEGORIES)), CATEGORIES)
+        ax.set_yticks(range(len(CATEGORIES)), CATEGORIES)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(title)
+        for (i, j), value in np.ndenumerate(norm):
+            ax.text(
+                j,
+                i,
+                f"{value:.2f}",
+                ha="center",
+                va="center",
+                color="white" if value > 0.5 else "black",
+            )
+        fig.colorbar(image, ax=ax)
+
+    return _figure_png(draw)
+
+
+def importance_png(importance: Mapping[str, float], title: str) -> bytes:
+    """A horizontal bar chart of permutation importances as PNG bytes."""
+    items = sorted(importance.items(), key=lambda kv: kv[1])
+
+    def draw(fig: Any, ax: Any) -> None:
+        ax.barh([k for k, _ in items], [v for _, v in items], color="#4c72b0")
+        ax.set_xlabel("drop in accuracy when shuffled")
+        ax.set_title(title)
+
+    return _figure_png(draw)
+
+
+def render_report(
+    evaluations: Sequence[Mapping[str, Any]],
+    selected: str,
+    selection_metric: str,
+    images: Mapping[str, Mapping[str, bytes]],
+) -> str:
+    """One self-contained HTML page comparing every candidate (plots embedded)."""
+    head = ["candidate", "split", "accuracy", "macro-F1", "ROC AUC (ovr)", "rows"]
+    rows = []
+    for ev in evaluations:
+        for split in ("validation", "test"):
+            m = ev[split]
+            mark = " ★" if ev["name"] == selected else ""
+            rows.append(
+                [
+                    f"{ev['name']}{mark}",
+                    split,
+                    _f(m["accuracy"]),
+                    _f(m["macro_f1"]),
+                    _f(m["roc_auc_ovr"]),
+                    str(m["rows"]),
+                ]
+            )
+    rows.append(
+        [
+            "data scientists' notebook (reported)",
+            "their holdout",
+            *(_f(NOTEBOOK_BASELINE[k]) for k in ("accuracy", "macro_f1", "roc_auc_ovr")),
+            "—",
+        ]
+    )
+    table = _html_table(head, rows)
+    sections = []
+    for ev in evaluations:
+        name = ev["name"]
+        per_class = [
+            [c, *(_f(v[k]) for k in ("precision", "recall", "f1")), str(v["support"])]
+            for c, v in ev["test"]["per_class"].items()
+        ]
+        figs = "".join(
+            f'<img alt="{html.escape(k)} of {html.escape(name)}" '
+            f'src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+            for k, png in images.get(name, {}).items()
+        )
+        kind = html.escape(str(ev["spec"].get("kind")))
+        per_class_table = _html_table(["class", "precision", "recall", "F1", "support"], per_class)
+        rule = ev["decision"]  # decision.describe of the candidate's final step
+        tuned = f", alpha {rule['alpha']}" if "alpha" in rule else ""
+        decision = html.escape(f"{rule['rule']}{tuned}")
+        sections.append(
+            f"<h2>{html.escape(name)}</h2><p>kind: <code>{kind}</code>; answer: {decision}</p>"
+            f"{per_class_table}<div>{figs}</div>"
+        )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Candidate report</title>"
+        "<style>body{font-family:sans-serif;margin:2em;max-width:75em}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
+        "padding:.3em .7em;text-align:right}td:first-child,th:first-child{text-align:left}"
+        "img{max-width:48%;margin:.5em}</style></head><body>"
+        f"<h1>Price-category candidates</h1><p>Selected: <b>{html.escape(selected)}</b> "
+        f"(best {html.escape(selection_metric)} on the validation rows; the test rows were "
+        f"used for nothing but these figures).</p>{table}{''.join(sections)}</body></html>"
+    )
+
+
+def _f(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"

@@ -1,0 +1,206 @@
+"""The API's types: one listing in, one classification out, validated by pydantic.
+
+``room_type`` and ``neighbourhood`` are enums of the categories the served model was trained
+on, so the request models are built for a model (:func:`listing_model`) rather than fixed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    create_model,
+)
+
+from mle_challenge import CATEGORIES
+
+if TYPE_CHECKING:
+    from mle_challenge.model.predictor import Predictor
+
+EXAMPLE_LISTING: dict[str, Any] = {
+    "id": 1001,
+    "accommodates": 4,
+    "room_type": "Entire home/apt",
+    "beds": 2,
+    "bedrooms": 1,
+    "bathrooms": 2,
+    "neighbourhood": "Brooklyn",
+    "tv": 1,
+    "elevator": 1,
+    "internet": 0,
+    "latitude": 40.71383,
+    "longitude": -73.9658,
+}
+
+# New York City with a margin: a listing outside it is a client error, not a guess.
+LATITUDE_RANGE = (40.40, 41.00)
+LONGITUDE_RANGE = (-74.40, -73.60)
+
+PriceCategory = StrEnum("PriceCategory", [(c, c) for c in CATEGORIES])  # type: ignore[misc]
+
+
+def _integral(value: Any) -> Any:
+    # Notebooks send counts from float columns (4.0); a fraction still fails the int check.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_integral), Field(strict=True)]
+
+
+def _flag(value: Any) -> int:
+    if value is True or value is False or (type(value) is int and value in (0, 1)):
+        return int(value)
+    raise ValueError("must be true, false, 1 or 0")
+
+
+Flag = Annotated[
+    int,
+    PlainValidator(_flag),
+    WithJsonSchema({"anyOf": [{"type": "boolean"}, {"type": "integer", "enum": [0, 1]}]}),
+    Field(description="Whether the listing has it: true/false or 1/0."),
+]
+Count = Annotated[float | None, Field(ge=0, le=50, strict=True)]
+
+
+class _ListingFields(BaseModel):
+    # Numbers are strict ("4" is not a number, 4.5 is not a count); unknown fields are
+    # refused, and NaN/Infinity are not numbers either.
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        # "example" (singular): BentoML's OpenAPI schema type has no "examples" field, and
+        # Swagger UI pre-fills "Try it out" with it.
+        json_schema_extra={"example": EXAMPLE_LISTING},
+    )
+
+    id: WholeNumber = Field(
+        ge=0, le=2**63 - 1, description="The listing's id, echoed in the answer."
+    )
+    accommodates: WholeNumber = Field(ge=1, le=50, description="Guests the listing takes.")
+    beds: Count = Field(None, description="Beds; null or absent when unknown.")
+    bedrooms: Count = Field(None, description="Bedrooms; null or absent when unknown.")
+    bathrooms: Count = Field(None, description="Bathrooms (0.5 for a half-bath); null if unknown.")
+    tv: Flag
+    elevator: Flag
+    internet: Flag
+    latitude: float = Field(
+        strict=True,
+        ge=LATITUDE_RANGE[0],
+        le=LATITUDE_RANGE[1],
+        description="WGS84 latitude, in NYC.",
+    )
+    longitude: float = Field(
+        strict=True,
+        ge=LONGITUDE_RANGE[0],
+        le=LONGITUDE_RANGE[1],
+        description="WGS84 longitude, in NYC.",
+    )
+
+    def model_input(self) -> dict[str, Any]:
+        """The row the model reads: flags as 0/1 (the validator made them so), enums as text."""
+        return self.model_dump(mode="json")
+
+
+def _enum(name: str, values: Sequence[str]) -> type[StrEnum]:
+    return StrEnum(name, [(v, v) for v in values])  # type: ignore[return-value]
+
+
+def listing_model(categories: Mapping[str, Sequence[str]]) -> type[_ListingFields]:
+    """The ``Listing`` request model for a model trained on these ``categories``."""
+    room_type = _enum("RoomType", categories["room_type"])
+    neighbourhood = _enum("Neighbourhood", categories["neighbourhood"])
+    model: type[_ListingFields] = create_model(
+        "Listing",
+        __base__=_ListingFields,
+        __doc__="One listing, flat, as in Inside Airbnb's listings.csv.",
+        room_type=(room_type, Field(description="Inside Airbnb's room type.")),
+        neighbourhood=(neighbourhood, Field(description="The borough.")),
+    )
+    return model
+
+
+class Classification(BaseModel):
+    """The answer for one listing."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "id": 1001,
+                "price_category": "High",
+                "probabilities": {"Low": 0.02, "Mid": 0.31, "High": 0.6, "Lux": 0.07},
+                "model": "price_classifier:abc123",
+            }
+        }
+    )
+
+    id: int = Field(description="The id of the listing asked about.")
+    price_category: PriceCategory = Field(
+        description="Low (≤ $90 a night), Mid (≤ $180), High (≤ $400) or Lux (> $400): the "
+        "model's decision, which may favour rarer categories over the most probable one "
+        "(see `decision` at GET /model)."
+    )
+    probabilities: dict[str, float] = Field(
+        description="The model's probability of each category, in price order."
+    )
+    model: str = Field(description="Tag of the model that answered.")
+
+
+class DecisionRule(BaseModel):
+    """How the model turns its probabilities into the category it answers."""
+
+    rule: str = Field(description="Plain argmax, or argmax of probabilities × prior^-alpha.")
+    alpha: float | None = Field(
+        default=None, description="The tuned exponent (absent for plain argmax)."
+    )
+    class_weights: dict[str, float] | None = Field(
+        default=None, description="What each category's probability is multiplied by."
+    )
+
+
+class ModelInfo(BaseModel):
+    """The model this service answers with, and where it came from."""
+
+    tag: str = Field(description="name:version in the BentoML model store.")
+    created_at: str | None = Field(description="When the model was registered (ISO 8601).")
+    candidate: str | None = Field(description="Which params.yaml candidate it is.")
+    metrics: dict[str, float] = Field(description="Scores on held-out test rows.")
+    validation_metrics: dict[str, float] = Field(description="Scores on the validation rows.")
+    data_fingerprint: str | None = Field(description="sha256 of the training listings file.")
+    code_version: str | None = Field(description="Git commit of the code that trained it.")
+    classes: list[str] = Field(description="Categories it predicts, in price order.")
+    categories: dict[str, list[str]] = Field(
+        description="room_type and neighbourhood values it was trained on."
+    )
+    fast_path: bool = Field(description="Whether single requests skip sklearn's per-tree loop.")
+    decision: DecisionRule = Field(
+        description="How the category is chosen from the probabilities: plain argmax, or "
+        "weights that maximise macro-F1 (mle_challenge/model/decision.py)."
+    )
+
+
+def answers_for(predictor: Predictor, listings: Sequence[Any]) -> list[Classification]:
+    """Answers for validated ``Listing`` objects: the service's one definition of an answer."""
+    predictions = predictor.predict_records([x.model_input() for x in listings])
+    return [
+        Classification(
+            id=listing.id,
+            price_category=label,
+            probabilities=dict(
+                zip(predictor.classes, (round(float(p), 6) for p in row), strict=True)
+            ),
+            model=predictor.tag,
+        )
+        for listing, label, row in zip(
+            listings, predictions.labels, predictions.probabilities, strict=True
+        )
+    ]

@@ -1,0 +1,136 @@
+"""Build a bento for one exact model.
+
+``build_bento`` reads ``bentofile.yaml`` and adds what a file cannot know: the exact model tag
+(the service reads ``MLE_MODEL_TAG`` while BentoML imports it, so the bento records that model
+and nothing else) and Python requirements pinned to the versions in this environment, which
+``make install`` synced from the lock.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mle_challenge.errors import BuildError, RegistryError
+from mle_challenge.lifecycle.registry import resolve_tag
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+BENTOFILE = PROJECT_ROOT / "bentofile.yaml"
+
+# What the service imports; everything else in the lock (Luigi, matplotlib, pyarrow, s3fs,
+# test tools) stays out of the bento and the image.
+SERVING_PACKAGES = (
+    "bentoml",
+    "fastapi",
+    "httptools",
+    "numpy",
+    "pandas",
+    "pydantic",
+    "pydantic-settings",
+    "pyyaml",
+    "scikit-learn",
+    "uvloop",
+)
+
+_MARKER_EXTRA = re.compile(r"extra\s*==")
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pinned_closure(roots: Iterable[str] = SERVING_PACKAGES) -> dict[str, str]:
+    """``{distribution: version}`` for ``roots`` and everything they require, as installed.
+
+    Walks installed metadata (no network, no resolver): extras are not followed and
+    environment markers are evaluated for this interpreter, as pip would.
+    """
+    from packaging.requirements import Requirement
+
+    pinned: dict[str, str] = {}
+    pending = list(roots)
+    while pending:
+        name = _normal(pending.pop())
+        if name in pinned:
+            continue
+        try:
+            dist = distribution(name)
+        except PackageNotFoundError as exc:
+            raise BuildError(
+                f"{name} is not installed in this environment: run `make install`."
+            ) from exc
+        pinned[name] = dist.version
+        for line in dist.requires or []:
+            requirement = Requirement(line)
+            marker = requirement.marker
+            if marker is not None and (
+                _MARKER_EXTRA.search(str(marker)) or not marker.evaluate({"extra": ""})
+            ):
+                continue
+            pending.append(requirement.name)
+    return dict(sorted(pinned.items()))
+
+
+def _bentofile(path: Path) -> dict[str, Any]:
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError as exc:
+        raise BuildError(f"{path} not found: run from the project's root.") from exc
+    if not isinstance(config, dict) or "service" not in config:
+        raise BuildError(f"{path} must be a mapping with at least a `service` key.")
+    return config
+
+
+@contextmanager
+def scoped_environ(**values: str) -> Any:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def build_bento(model_tag: str | None = None, bentofile: Path = BENTOFILE) -> str:
+    """Build a bento serving exactly ``model_tag`` (default: the production model); its tag."""
+    import bentoml
+
+    from mle_challenge.lifecycle import production
+
+    if model_tag is None:
+        tag = production.production_tag()  # checked against its content hash
+        if tag is None:
+            raise RegistryError(
+                "no production model to build: promote one (`mle-challenge promote TAG`, or "
+                "`make run`), or pass MODEL_TAG=name:version."
+            )
+    else:
+        tag = production.verified(resolve_tag(model_tag))
+    config = _bentofile(bentofile)
+    python = dict(config.pop("python", None) or {})
+    pins = pinned_closure()
+    python.update(packages=[f"{name}=={v}" for name, v in pins.items()], lock_packages=False)
+    labels = {**(config.pop("labels", None) or {}), "model": tag.replace(":", "-")}
+    with scoped_environ(MLE_MODEL_TAG=tag):
+        try:
+            bento = bentoml.bentos.build(
+                **config, python=python, labels=labels, build_ctx=str(bentofile.parent)
+            )
+        except bentoml.exceptions.BentoMLException as exc:
+            raise BuildError(f"bentoml build failed: {exc}") from exc
+    models = sorted({str(m.tag) for m in bento.info.all_models})
+    if models != [tag]:
+        bentoml.bentos.delete(str(bento.tag))
+        raise BuildError(f"bento {bento.tag} referenced models {models}, not exactly [{tag}]")
+    return str(bento.tag)

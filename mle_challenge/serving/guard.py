@@ -1,0 +1,118 @@
+"""The request guard: checks requests before BentoML reads them, and answers in plain words
+when they fail (415 for non-JSON, 413 for bodies over the limit, 400 naming each bad field).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+ASGIApp = Any
+Scope = dict[str, Any]
+
+
+def validation_error(exc: ValidationError) -> dict[str, Any]:
+    """A 400 body naming each bad field as ``[index].field`` (batches) or ``field``."""
+    detail = [
+        {"loc": list(e["loc"]), "msg": e["msg"].removeprefix("Value error, "), "type": e["type"]}
+        for e in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+    shown = "; ".join(f"{_where(d['loc'])}: {d['msg']}" for d in detail[:5])
+    more = f" (and {len(detail) - 5} more)" if len(detail) > 5 else ""
+    count = f"invalid request, {len(detail)} problem{'s' if len(detail) != 1 else ''}"
+    return {"error": f"{count}: {shown}{more}", "detail": detail}
+
+
+def _where(loc: Any) -> str:
+    if not loc:
+        return "body"
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+
+
+class RequestGuard:
+    """Check requests before BentoML reads them, and answer in plain words when they fail:
+    non-JSON bodies get 415, bodies over ``max_bytes`` 413 (announced or not), and invalid
+    JSON or fields 400 with each bad field named (BentoML's own message names its internal
+    classes). ``schemas`` maps a path to the pydantic ``TypeAdapter`` of its body."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        schemas: dict[str, TypeAdapter[Any]],
+        max_bytes: int,
+        answers: dict[str, Callable[[Any], bytes]] | None = None,
+    ) -> None:
+        self.app = app
+        self.schemas = schemas
+        self.max_bytes = max_bytes
+        self.answers = answers or {}
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        schema = self.schemas.get(scope["path"]) if scope["type"] == "http" else None
+        if schema is None or scope.get("method") != "POST":
+            return await self.app(scope, receive, send)
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if media_type != b"application/json":
+            shown = media_type.decode("latin-1") or "none"
+            return await self._refuse(
+                send, 415, f"Content-Type must be application/json (got {shown})."
+            )
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await self._refuse(send, 413, self._too_large())
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                return await self._refuse(send, 413, self._too_large())
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            value = schema.validate_json(body or b"null")
+        except ValidationError as exc:
+            return await self._send_json(send, 400, validation_error(exc))
+        answer = self.answers.get(scope["path"])
+        if answer is not None:
+            return await self._send_bytes(send, 200, answer(value))
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # only a disconnect can follow
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await self.app(scope, replay, send)
+
+    def _too_large(self) -> str:
+        return f"request body is larger than {self.max_bytes} bytes: send fewer listings per call."
+
+    @classmethod
+    async def _refuse(cls, send: Any, status: int, message: str) -> None:
+        await cls._send_json(send, status, {"error": message})
+
+    @classmethod
+    async def _send_json(cls, send: Any, status: int, payload: dict[str, Any]) -> None:
+        await cls._send_bytes(send, status, json.dumps(payload).encode())
+
+    @staticmethod
+    async def _send_bytes(send: Any, status: int, body: bytes) -> None:
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})

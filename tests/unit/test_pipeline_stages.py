@@ -1,0 +1,152 @@
+"""Unit tests for the pure functions behind the pipeline: params, split, features, metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mle_challenge import CATEGORIES
+from mle_challenge.config import load_params
+from mle_challenge.data.split import split_ids
+from mle_challenge.errors import ConfigError
+from mle_challenge.model.evaluate import classification_metrics
+from mle_challenge.model.features import API_FEATURES, ListingFeatures, to_model_input
+from mle_challenge.model.train import build_candidate
+from mle_challenge.pipeline import code_version, content_hash, fingerprint
+
+pytestmark = pytest.mark.unit
+
+
+def test_repo_params_are_valid() -> None:
+    """Check that the shipped params.yaml validates and keeps the notebook's baseline."""
+    params = load_params(Path(__file__).parents[2] / "params.yaml")
+    assert params.train.candidates["baseline_rf"].kind == "baseline_random_forest"
+    assert params.select.metric == "macro_f1"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("train: {candidates: {}}", "train.candidates"),
+        ("train: {candidates: {a: {kind: x}}}\nselect: {metric: speed}", "select.metric"),
+        ("train: {candidates: {a: {kind: x}}}\nsplit: {test_size: 2}", "split.test_size"),
+        ("train: {candidates: {a: {kind: x}}}\nextra: 1", "extra"),
+        ("train: [", "not valid YAML"),
+    ],
+)
+def test_invalid_params_named(tmp_path: Path, text: str, message: str) -> None:
+    """Check that a bad params.yaml fails naming the file and the offending key."""
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"params\.yaml") as info:
+        load_params(path)
+    assert message in str(info.value)
+
+
+def test_missing_params_file(tmp_path: Path) -> None:
+    """Check that a missing parameter file says how to give one."""
+    with pytest.raises(ConfigError, match="--params"):
+        load_params(tmp_path / "absent.yaml")
+
+
+def _table(n: int = 400) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "id": np.arange(n) + 10,
+            "category": rng.choice(list(CATEGORIES), n, p=[0.4, 0.3, 0.2, 0.1]),
+        }
+    )
+
+
+def test_split_is_a_partition() -> None:
+    """Check that train, validation and test are disjoint, cover every id, and have the sizes."""
+    table = _table()
+    parts = split_ids(table, test_size=0.15, validation_size=0.15, seed=1)
+    sets = [set(parts.train), set(parts.validation), set(parts.test)]
+    assert sum(map(len, sets)) == len(table) == len(set.union(*sets))
+    assert len(parts.test) == 60 and abs(len(parts.validation) - 60) <= 1
+
+
+def test_split_is_deterministic_and_stratified() -> None:
+    """Check that a seed gives the same split and each part keeps the class shares."""
+    table = _table(2000)
+    a = split_ids(table, 0.2, 0.2, seed=3)
+    assert a == split_ids(table, 0.2, 0.2, seed=3)
+    assert a != split_ids(table, 0.2, 0.2, seed=4)
+    share = table.set_index("id").loc[a.test, "category"].value_counts(normalize=True)
+    assert share["Lux"] == pytest.approx(0.1, abs=0.02)
+
+
+def test_fingerprints_are_stable_and_sensitive(tmp_path: Path) -> None:
+    """Check that fingerprints depend on every part, and content hashes on bytes only."""
+    assert fingerprint("a", {"x": 1, "y": 2}) == fingerprint("a", {"y": 2, "x": 1})
+    assert fingerprint("a", {"x": 1}) != fingerprint("a", {"x": 2})
+    one, two = tmp_path / "1.csv", tmp_path / "2.csv"
+    one.write_text("id\n1\n")
+    two.write_text("id\n1\n")
+    assert content_hash(str(one)) == content_hash(str(two))
+    two.write_text("id\n2\n")
+    assert content_hash(str(one)) != content_hash(str(two))
+    assert code_version("data.clean") != code_version("data.split")
+    assert code_version("data.clean") == code_version("data.clean")
+
+
+def _api_rows() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "accommodates": [2, 6],
+            "room_type": ["Private room", "Entire home/apt"],
+            "beds": [1.0, 3.0],
+            "bedrooms": [1.0, 3.0],
+            "bathrooms": [1.0, 2.0],
+            "neighbourhood": ["Bronx", "Manhattan"],
+            "tv": [0, 1],
+            "elevator": [0, 1],
+            "internet": [0, 0],
+            "latitude": [40.85, 40.76],
+            "longitude": [-73.86, -73.98],
+        }
+    )
+
+
+def test_to_model_input_renames_and_orders() -> None:
+    """Check that the clean table's TV/Elevator/Internet become the API's field names, in order."""
+    clean = _api_rows().rename(columns={"tv": "TV", "elevator": "Elevator", "internet": "Internet"})
+    assert tuple(to_model_input(clean.assign(extra=1)).columns) == API_FEATURES
+
+
+def test_listing_features_unknown_category_is_missing() -> None:
+    """Check that a category unseen in training encodes as missing, not as a wrong code."""
+    encoder = ListingFeatures().fit(_api_rows())
+    matrix = encoder.transform(_api_rows().assign(neighbourhood=["Atlantis", "Bronx"]))
+    assert np.isnan(matrix[0, 1]) and matrix[1, 1] == 0.0
+    assert matrix.shape[1] == len(encoder.get_feature_names_out())
+
+
+def test_unknown_candidate_kind() -> None:
+    """Check that an unknown model kind names the kinds that exist."""
+    with pytest.raises(ConfigError, match="hist_gradient_boosting"):
+        build_candidate({"kind": "deep_magic"})
+
+
+def test_metrics_of_a_perfect_model() -> None:
+    """Check the metrics of a model that is always right, with classes in price order."""
+
+    class Oracle:
+        classes_ = np.array(sorted(CATEGORIES))
+
+        def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+            return np.array([[float(c == t) for c in self.classes_] for t in X["truth"]])
+
+        def predict(self, X: pd.DataFrame) -> np.ndarray:
+            return np.asarray(X["truth"])
+
+    y = pd.Series(["Low", "Mid", "High", "Lux", "Low"])
+    metrics = classification_metrics(Oracle(), pd.DataFrame({"truth": y}), y)
+    assert metrics["accuracy"] == metrics["macro_f1"] == metrics["roc_auc_ovr"] == 1.0
+    assert metrics["confusion_matrix"][0] == [2, 0, 0, 0]
+    assert list(metrics["per_class"]) == list(CATEGORIES)
