@@ -96,6 +96,9 @@ class _Stage(luigi.Task):
 
     def _write_json(self, payload: Any) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
+        # A stage found stale by complete() runs again over its old output, which Luigi's
+        # temporary_path() will not overwrite.
+        Path(self.output().path).unlink(missing_ok=True)
         with self.output().temporary_path() as tmp:
             Path(tmp).write_text(json.dumps(payload, indent=2, default=str))
 
@@ -315,7 +318,21 @@ class RegisterModel(_Stage, _SelectParams):
         return self.clone(SelectModel)
 
     def code(self) -> str:
-        return code_version("lifecycle.registry")
+        return code_version("lifecycle.registry", "lifecycle.store")
+
+    def complete(self) -> bool:
+        """Done only while the recorded model is in this run's store and intact: after it is
+        deleted, damaged, or with another ``BENTOML_HOME``, the stage registers again."""
+        from mle_challenge.errors import MleError
+        from mle_challenge.lifecycle import store
+
+        if not super().complete():
+            return False
+        try:
+            store.verified(json.loads(Path(self.output().path).read_text())["tag"])
+        except (MleError, OSError, ValueError, KeyError):
+            return False
+        return True
 
     def own_params(self) -> Any:
         return dict(self.register)
@@ -360,6 +377,11 @@ class GateModel(_Stage, _SelectParams):
     def requires(self) -> RegisterModel:
         return self.clone(RegisterModel)
 
+    def complete(self) -> bool:
+        # Luigi does not look below a complete task: a gate result stands only while the model
+        # it judged is still registered and intact.
+        return bool(super().complete() and self.requires().complete())
+
     def code(self) -> str:
         return code_version(
             "lifecycle.gate", "model.predictor", "model.decision", "model.fastpath", "model.schema"
@@ -370,7 +392,7 @@ class GateModel(_Stage, _SelectParams):
 
     def run(self) -> None:
         from mle_challenge.config import GateParams
-        from mle_challenge.lifecycle import production
+        from mle_challenge.lifecycle import store
         from mle_challenge.lifecycle.gate import run_gate
 
         tag = json.loads(Path(self.input().path).read_text())["tag"]
@@ -382,7 +404,7 @@ class GateModel(_Stage, _SelectParams):
         held_out.to_parquet(held_out_path, index=False)
         self._progress(30, f"gating {tag} on {len(held_out):,} held-out rows")
         result = run_gate(tag, held_out, GateParams(**dict(self.gate)), str(self.against) or None)
-        production.update_card(tag, gate=result.as_dict(), held_out=str(held_out_path.resolve()))
+        store.update_card(tag, gate=result.as_dict(), held_out=str(held_out_path.resolve()))
         self._write_json(result.as_dict())
         self._progress(100, f"gate {'passed' if result.passed else 'FAILED'}")
 

@@ -20,6 +20,7 @@ import pandas as pd
 
 from mle_challenge import CATEGORIES
 from mle_challenge.config import GateParams
+from mle_challenge.lifecycle.store import verified
 from mle_challenge.model.features import API_FEATURES
 
 
@@ -116,7 +117,7 @@ def run_gate(
     from mle_challenge.model.predictor import Predictor
     from mle_challenge.model.schema import EXAMPLE_LISTING, answers_for, listing_model
 
-    predictor = Predictor.load(tag)
+    predictor = Predictor.load(verified(tag))  # never unpickle a model that changed
     X, y = held_out.loc[:, list(API_FEATURES)], held_out["category"].astype(str)
     checks: list[Check] = []
 
@@ -130,7 +131,7 @@ def run_gate(
         checks.append(Check(f"metric: {key}", value >= floor, f"{value:.4f}", f">= {floor:.4f}"))
 
     if production is not None and production != tag:
-        baseline = classification_metrics(Predictor.load(production).pipeline, X, y)
+        baseline = classification_metrics(Predictor.load(verified(production)).pipeline, X, y)
         ours, theirs = float(metrics["macro_f1"]), float(baseline["macro_f1"])
         checks.append(
             Check(

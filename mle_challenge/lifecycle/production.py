@@ -1,5 +1,5 @@
-"""Model lifecycle on top of the BentoML store: content hashes, model cards (gate results), a
-movable ``production`` alias with an append-only history, promotion and rollback.
+"""The ``production`` alias on top of the BentoML store: a movable pointer with an append-only
+history, promotion and rollback.
 
 BentoML labels are fixed when a model is saved, so the alias lives beside the store, in
 ``$BENTOML_HOME/mle_challenge/``: one JSON file written atomically (temporary file, then
@@ -13,32 +13,32 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import getpass
-import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mle_challenge.errors import MleError
-from mle_challenge.lifecycle.registry import MODEL_NAME, bentoml_home, resolve_tag
+from mle_challenge.errors import MleError, RegistryError
+from mle_challenge.lifecycle.registry import MODEL_NAME, resolve_tag
+from mle_challenge.lifecycle.store import (
+    IntegrityError,
+    matches,
+    model_path,
+    read_card,
+    scan,
+    state_dir,
+    verified,
+    write_json_atomic,
+)
 
 ALIAS = "production"
 
 
 class PromotionError(MleError):
     """A promotion or rollback was refused, or another one is in progress."""
-
-
-class IntegrityError(MleError):
-    """A model's files no longer match the content hash recorded for it."""
-
-
-def state_dir() -> Path:
-    return Path(bentoml_home()) / "mle_challenge"
 
 
 def _now() -> str:
@@ -50,78 +50,6 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry, e.g. in a container with a random uid
         return os.environ.get("USER", "unknown")
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON so readers see the old file or the new one, never half of either."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(payload, out, indent=2, sort_keys=True)
-            out.flush()
-            os.fsync(out.fileno())
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-# --- content hashes and cards ---
-
-
-def content_hash(folder: Path) -> str:
-    """sha256 over every file of a model folder: relative path, size and bytes, in order."""
-    digest = hashlib.sha256()
-    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-        relative = file.relative_to(folder).as_posix()
-        digest.update(f"{relative}\0{file.stat().st_size}\0".encode())
-        with file.open("rb") as data:
-            for block in iter(lambda: data.read(1 << 20), b""):
-                digest.update(block)
-    return f"sha256:{digest.hexdigest()}"
-
-
-def model_path(tag: str) -> Path:
-    import bentoml
-
-    return Path(bentoml.models.get(tag).path)
-
-
-def _card_path(tag: str) -> Path:
-    name, version = tag.split(":", 1)
-    return state_dir() / "cards" / name / f"{version}.json"
-
-
-def read_card(tag: str) -> dict[str, Any]:
-    """What we know of a model beyond BentoML's metadata: its content hash and gate result."""
-    path = _card_path(tag)
-    if not path.is_file():
-        return {"tag": tag}
-    return dict(json.loads(path.read_text()))
-
-
-def update_card(tag: str, **fields: Any) -> dict[str, Any]:
-    card = read_card(tag) | fields
-    card.setdefault("content_hash", content_hash(model_path(tag)))
-    write_json_atomic(_card_path(tag), card)
-    return card
-
-
-def verified(tag: str) -> str:
-    """``tag`` after checking its files against the recorded content hash."""
-    card = read_card(tag)
-    expected = card.get("content_hash")
-    if expected is None:
-        card = update_card(tag)  # first sight of this model: record what it is now
-        return tag
-    actual = content_hash(model_path(tag))
-    if actual != expected:
-        raise IntegrityError(
-            f"model {tag} does not match its recorded content hash ({actual} != {expected}): "
-            "its files changed after it was registered. Pull it again or promote another model."
-        )
-    return tag
 
 
 # --- the production alias ---
@@ -154,11 +82,18 @@ def production_tag(name: str = MODEL_NAME) -> str | None:
     alias = read_alias(name)
     if alias is None:
         return None
-    actual = content_hash(model_path(alias.tag))
-    if actual != alias.content_hash:
+    try:
+        folder = model_path(alias.tag)
+    except RegistryError as exc:
+        raise IntegrityError(
+            f"the production model {alias.tag} is not in the store: pull it "
+            "(`mle-challenge models pull URL`), or make another model production "
+            "(`mle-challenge rollback`, `mle-challenge promote TAG`)."
+        ) from exc
+    if not matches(folder, alias.content_hash):
         raise IntegrityError(
             f"the production model {alias.tag} does not match the content hash recorded when it "
-            f"was promoted ({actual} != {alias.content_hash}). Roll back or promote another model."
+            f"was promoted ({alias.content_hash}). Roll back or promote another model."
         )
     return alias.tag
 
@@ -265,30 +200,25 @@ def history(name: str = MODEL_NAME) -> list[dict[str, Any]]:
 
 
 def model_rows(name: str = MODEL_NAME) -> list[dict[str, Any]]:
-    """One row per registered model, newest first: for ``mle-challenge models list``."""
-    import bentoml
-    from bentoml.exceptions import NotFound
-
-    try:
-        models = bentoml.models.list(name)
-    except NotFound:
-        return []
+    """One row per model folder, newest first, for ``mle-challenge models list``; a damaged
+    or altered model gets a row that says what is wrong with it instead of failing the list."""
     alias = read_alias(name)
     rows = []
-    for model in sorted(models, key=lambda m: m.info.creation_time, reverse=True):
-        tag = str(model.tag)
-        metrics: Any = model.info.metadata.get("metrics") or {}
-        gate = read_card(tag).get("gate")
+    for stored in scan(name):
+        info = stored.info
+        metrics: Any = (info.metadata.get("metrics") if info else None) or {}
+        gate = read_card(stored.tag).get("gate")
         rows.append(
             {
-                "tag": tag,
-                "created": model.info.creation_time.isoformat(timespec="seconds"),
-                "candidate": model.info.labels.get("candidate", ""),
+                "tag": stored.tag,
+                "created": info.creation_time.isoformat(timespec="seconds") if info else "",
+                "candidate": info.labels.get("candidate", "") if info else "",
                 "accuracy": metrics.get("accuracy"),
                 "macro_f1": metrics.get("macro_f1"),
                 "roc_auc_ovr": metrics.get("roc_auc_ovr"),
                 "gate": "-" if gate is None else ("passed" if gate.get("passed") else "failed"),
-                "production": alias is not None and alias.tag == tag,
+                "production": alias is not None and alias.tag == stored.tag,
+                "problem": stored.problem,
             }
         )
-    return rows
+    return sorted(rows, key=lambda row: row["created"], reverse=True)

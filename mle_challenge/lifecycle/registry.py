@@ -12,6 +12,7 @@ from typing import Any
 
 from mle_challenge import CATEGORIES, __version__
 from mle_challenge.errors import RegistryError
+from mle_challenge.lifecycle.store import bentoml_home, bentoml_store_at, publish, scan, staging
 from mle_challenge.model.features import API_FEATURES, input_categories
 
 MODEL_NAME = "price_classifier"
@@ -41,17 +42,14 @@ def library_versions() -> dict[str, str]:
 
 
 def find_by_fingerprint(fingerprint: str, name: str = MODEL_NAME) -> str | None:
-    """The tag of a registered model trained from exactly these inputs, if any."""
-    import bentoml
-    from bentoml.exceptions import NotFound
+    """The tag of an intact registered model trained from exactly these inputs, if any.
 
-    try:
-        models = bentoml.models.list(name)
-    except NotFound:  # no model of that name yet
-        return None
-    for model in models:
-        if model.info.labels.get("fingerprint") == fingerprint:
-            return str(model.tag)
+    A damaged or altered model with the same fingerprint is skipped, so registering again
+    replaces it rather than adopting it.
+    """
+    for stored in scan(name):
+        if stored.problem is None and stored.info.labels.get("fingerprint") == fingerprint:
+            return stored.tag
     return None
 
 
@@ -69,7 +67,9 @@ def register_model(
     """Save ``model`` as ``name:<version>`` with its lineage, unless already registered.
 
     Returns the tag. Registration is idempotent: the same ``fingerprint`` (all inputs of the
-    pipeline) returns the existing tag instead of saving a second version.
+    pipeline) returns the existing intact model instead of saving a second version. The model
+    is saved in a staging folder and moved into the store whole (:mod:`.store`), so a kill at
+    any moment leaves either no model or a complete one.
     """
     import bentoml
 
@@ -77,34 +77,62 @@ def register_model(
     if existing is not None:
         return existing
     test = metrics["test"]
-    saved = bentoml.sklearn.save_model(
-        name,
-        model,
-        signatures={"predict": {"batchable": True}, "predict_proba": {"batchable": True}},
-        labels={
-            "fingerprint": fingerprint,
-            "data_fingerprint": data_fingerprint,
-            "candidate": candidate,
-            "stage": "candidate",
-        },
-        metadata={
-            "metrics": {k: test[k] for k in ("accuracy", "macro_f1", "roc_auc_ovr", "rows")},
-            "validation_metrics": {
-                k: metrics["validation"][k] for k in ("accuracy", "macro_f1", "roc_auc_ovr")
-            },
-            "params": dict(params),
-            "data_fingerprint": data_fingerprint,
-            "code_version": git_commit(),
-            "package_version": __version__,
-            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "libraries": library_versions(),
-            "feature_schema": list(API_FEATURES),
-            "categories": input_categories(model),
-            "classes": list(CATEGORIES),
-            "report": report_path,
-        },
-    )
-    return str(saved.tag)
+    with staging() as folder:
+        with bentoml_store_at(folder) as staged:
+            saved = bentoml.sklearn.save_model(
+                name,
+                model,
+                signatures={"predict": {"batchable": True}, "predict_proba": {"batchable": True}},
+                labels={
+                    "fingerprint": fingerprint,
+                    "data_fingerprint": data_fingerprint,
+                    "candidate": candidate,
+                    "stage": "candidate",
+                },
+                metadata={
+                    "metrics": {
+                        k: test[k] for k in ("accuracy", "macro_f1", "roc_auc_ovr", "rows")
+                    },
+                    "validation_metrics": {
+                        k: metrics["validation"][k] for k in ("accuracy", "macro_f1", "roc_auc_ovr")
+                    },
+                    "params": dict(params),
+                    "data_fingerprint": data_fingerprint,
+                    "code_version": git_commit(),
+                    "package_version": __version__,
+                    "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "libraries": library_versions(),
+                    "feature_schema": list(API_FEATURES),
+                    "categories": input_categories(model),
+                    "classes": list(CATEGORIES),
+                    "report": report_path,
+                },
+            )
+        # save_model hands back the model in BentoML's scratch folder: publish the store's copy,
+        # with the pickle rewritten so that the same model always gives the same bytes.
+        complete = Path(staged.get(saved.tag).path)
+        dump_canonical(model, complete / "saved_model.pkl")
+        return publish(complete, str(saved.tag), origin="registered")
+
+
+def dump_canonical(model: Any, path: Path) -> None:
+    """``joblib.dump`` whose bytes depend only on the model's values.
+
+    Pickle writes a string it has seen before as a reference to it, so the bytes depend on
+    which equal strings happen to be one object, and that differs between processes (the
+    unpickler interns attribute names into the process's table). Writing every string in full
+    makes two saves of the same model byte-identical (about 6% larger); ``joblib.load`` reads
+    it as usual.
+    """
+    from joblib.numpy_pickle import NumpyPickler
+
+    class _Canonical(NumpyPickler):
+        def memoize(self, obj: Any) -> None:
+            if not isinstance(obj, str | bytes):
+                super().memoize(obj)
+
+    with path.open("wb") as out:
+        _Canonical(out, protocol=5).dump(model)
 
 
 def resolve_tag(tag: str | None = None, name: str = MODEL_NAME) -> str:
@@ -147,12 +175,6 @@ def model_categories(tag: str) -> dict[str, list[str]]:
     if isinstance(categories, dict):
         return {str(k): [str(x) for x in v] for k, v in categories.items()}
     return input_categories(bentoml.sklearn.load_model(stored))  # registered before we saved them
-
-
-def bentoml_home() -> str:
-    from bentoml._internal.configuration.containers import BentoMLContainer
-
-    return str(BentoMLContainer.bentoml_home.get())
 
 
 def resolve_bento(bento_tag: str | None) -> str:

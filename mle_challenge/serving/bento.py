@@ -20,6 +20,7 @@ import yaml
 
 from mle_challenge.errors import BuildError, RegistryError
 from mle_challenge.lifecycle.registry import resolve_tag
+from mle_challenge.serving.runtime import CONTENT_HASH_LABEL
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BENTOFILE = PROJECT_ROOT / "bentofile.yaml"
@@ -106,7 +107,7 @@ def build_bento(model_tag: str | None = None, bentofile: Path = BENTOFILE) -> st
     """Build a bento serving exactly ``model_tag`` (default: the production model); its tag."""
     import bentoml
 
-    from mle_challenge.lifecycle import production
+    from mle_challenge.lifecycle import production, store
 
     if model_tag is None:
         tag = production.production_tag()  # checked against its content hash
@@ -116,12 +117,16 @@ def build_bento(model_tag: str | None = None, bentofile: Path = BENTOFILE) -> st
                 "`make run`), or pass MODEL_TAG=name:version."
             )
     else:
-        tag = production.verified(resolve_tag(model_tag))
+        tag = store.verified(resolve_tag(model_tag))
     config = _bentofile(bentofile)
     python = dict(config.pop("python", None) or {})
     pins = pinned_closure()
     python.update(packages=[f"{name}=={v}" for name, v in pins.items()], lock_packages=False)
-    labels = {**(config.pop("labels", None) or {}), "model": tag.replace(":", "-")}
+    labels = {
+        **(config.pop("labels", None) or {}),
+        "model": tag.replace(":", "-"),
+        CONTENT_HASH_LABEL: store.read_card(tag)["content_hash"],  # verified just above
+    }
     with scoped_environ(MLE_MODEL_TAG=tag):
         try:
             bento = bentoml.bentos.build(

@@ -6,6 +6,7 @@ starting a server.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,22 @@ ASGIApp = Any
 Scope = dict[str, Any]
 
 
-def bento_manifest_model(package_dir: Path | None = None, name: str = MODEL_NAME) -> str | None:
-    """The exact model tag recorded in the bento this code runs from, if it runs from one.
+# The bento label that carries its model's content hash: a container has no model cards.
+CONTENT_HASH_LABEL = "model_content_hash"
+
+
+@dataclass(frozen=True)
+class BentoModel:
+    """The model a bento was built for, and the content hash it had then."""
+
+    tag: str
+    content_hash: str | None
+
+
+def bento_manifest_model(
+    package_dir: Path | None = None, name: str = MODEL_NAME
+) -> BentoModel | None:
+    """The exact model recorded in the bento this code runs from, if it runs from one.
 
     A bento keeps its source in ``<bento>/src`` and lists its models in ``<bento>/bento.yaml``;
     the tag there was fixed at build time, so a bento never resolves ``latest`` when it serves.
@@ -32,22 +47,31 @@ def bento_manifest_model(package_dir: Path | None = None, name: str = MODEL_NAME
     entries = list(info.get("models") or [])
     for service in info.get("services") or []:
         entries.extend(service.get("models") or [])
+    expected = (info.get("labels") or {}).get(CONTENT_HASH_LABEL)
     for model in entries:
         tag = str(model.get("tag", "") if isinstance(model, dict) else model)
         if tag.split(":")[0] == name:
-            return tag
+            return BentoModel(tag, str(expected) if expected else None)
     return None
 
 
 def served_model_tag(env_tag: str | None) -> str:
     """Which model to serve, as an exact tag: ``MLE_MODEL_TAG``, else the bento's own, else
-    production, else the newest registered. Resolved once, so every worker serves the same."""
-    from mle_challenge.lifecycle import production
+    production, else the newest registered. Resolved once, so every worker serves the same,
+    and checked against its content hash before any worker unpickles it: the bento's label
+    for the bento's own model, the model's card otherwise."""
+    from mle_challenge.lifecycle import production, store
 
-    chosen = env_tag or bento_manifest_model()
-    if chosen is None:
-        chosen = production.production_tag()
-    return resolve_tag(chosen)
+    pinned = bento_manifest_model()
+    if pinned is not None and env_tag in (None, pinned.tag):
+        if pinned.content_hash is None:
+            raise store.IntegrityError(
+                f"this bento does not record the content hash of {pinned.tag}: rebuild it with "
+                "`make build-bento`."
+            )
+        return store.verified(pinned.tag, pinned.content_hash)
+    chosen = env_tag or production.production_tag()
+    return store.verified(resolve_tag(chosen))
 
 
 def fix_timeout_middleware_leak() -> None:

@@ -37,12 +37,19 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 @pytest.fixture(autouse=True)
 def fresh_lifecycle() -> Iterator[None]:
-    """Every test starts with no production alias and no gate results."""
-    from mle_challenge.lifecycle.production import state_dir
+    """Every test starts with no production alias and no gate results (cards keep the
+    content hashes recorded at registration)."""
+    from mle_challenge.lifecycle.store import state_dir
 
-    shutil.rmtree(state_dir(), ignore_errors=True)
+    def forget() -> None:
+        shutil.rmtree(state_dir() / "aliases", ignore_errors=True)
+        for card in (state_dir() / "cards").rglob("*.json"):
+            kept = {k: v for k, v in json.loads(card.read_text()).items() if k != "gate"}
+            card.write_text(json.dumps(kept))
+
+    forget()
     yield
-    shutil.rmtree(state_dir(), ignore_errors=True)
+    forget()
 
 
 @pytest.fixture
@@ -151,13 +158,24 @@ def test_a_tampered_production_model_is_refused(registered: Any, held_out: Path)
 
     assert _cli("gate", registered.baseline_tag, "--held-out", str(held_out)).returncode == 0
     assert _cli("promote", registered.baseline_tag).returncode == 0
-    model_yaml = Path(bentoml.models.get(registered.baseline_tag).path) / "model.yaml"
-    original = model_yaml.read_text()
+    pickle = Path(bentoml.models.get(registered.baseline_tag).path) / "saved_model.pkl"
+    original = pickle.read_bytes()
     try:
-        model_yaml.write_text(original + "\n# edited\n")
+        flipped = bytearray(original)
+        flipped[len(flipped) // 2] ^= 0xFF  # one byte, as a disk error or an edit would
+        pickle.write_bytes(bytes(flipped))
         with pytest.raises(production.IntegrityError):
             production.production_tag()
         done = _cli("bento", "build")
         assert done.returncode == 2 and "content hash" in done.stderr
+        for command in (
+            ("predict", "--input", str(held_out), "--output", str(held_out.with_suffix(".csv"))),
+            ("predict", "--input", str(held_out), "--output", str(held_out.with_suffix(".csv")),
+             "--model", registered.baseline_tag),
+            ("gate", registered.baseline_tag, "--held-out", str(held_out)),
+        ):  # fmt: skip
+            done = _cli(*command)
+            assert done.returncode == 2 and "content hash" in done.stderr, command
+            assert "Traceback" not in done.stderr
     finally:
-        model_yaml.write_text(original)
+        pickle.write_bytes(original)
