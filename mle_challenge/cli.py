@@ -160,23 +160,32 @@ def bento_containerize(
     click.echo(image)
 
 
+_ALLOW_UNSIGNED = click.option(
+    "--allow-unsigned",
+    is_flag=True,
+    help="Accept (pull) or write (push) a manifest without an MLE_SIGNING_KEY signature.",
+)
+
+
 @bento.command("push")
 @click.argument("tag")
 @click.argument("prefix")
-def bento_push(tag: str, prefix: str) -> None:
-    """Export bento TAG to PREFIX; prints the archive URL as its last line."""
+@_ALLOW_UNSIGNED
+def bento_push(tag: str, prefix: str, allow_unsigned: bool) -> None:
+    """Export bento TAG to PREFIX with a signed manifest; prints the archive URL last."""
     from mle_challenge.lifecycle.remote import push_bento
 
-    click.echo(push_bento(tag, prefix))
+    click.echo(push_bento(tag, prefix, allow_unsigned=allow_unsigned))
 
 
 @bento.command("pull")
 @click.argument("url")
-def bento_pull(url: str) -> None:
-    """Import the bento pushed at URL, after checking its archive."""
+@_ALLOW_UNSIGNED
+def bento_pull(url: str, allow_unsigned: bool) -> None:
+    """Import the bento pushed at URL, after checking its signature and archive."""
     from mle_challenge.lifecycle.remote import pull_bento
 
-    click.echo(f"pulled {pull_bento(url)}")
+    click.echo(f"pulled {pull_bento(url, allow_unsigned=allow_unsigned)}")
 
 
 @cli.command("openapi")
@@ -267,13 +276,13 @@ def gate_command(tag: str, params_path: str, held_out: str | None) -> None:
     model, and `promote` reads it."""
     from mle_challenge.config import load_params
     from mle_challenge.data.sources import read_table
-    from mle_challenge.lifecycle import production
+    from mle_challenge.lifecycle import production, store
     from mle_challenge.lifecycle.gate import run_gate
     from mle_challenge.lifecycle.registry import resolve_tag
 
-    exact = production.verified(resolve_tag(tag))
+    exact = store.verified(resolve_tag(tag))
     params = load_params(params_path)
-    source = held_out or production.read_card(exact).get("held_out")
+    source = held_out or store.read_card(exact).get("held_out")
     if source is None:
         raise click.UsageError(
             f"no held-out rows recorded for {exact}: pass --held-out PATH (API-shaped rows with "
@@ -282,7 +291,7 @@ def gate_command(tag: str, params_path: str, held_out: str | None) -> None:
     rows = read_table(str(source))
     current = production.production_tag(exact.split(":")[0])
     result = run_gate(exact, rows, params.gate, current)
-    production.update_card(exact, gate=result.as_dict(), held_out=str(source))
+    store.update_card(exact, gate=result.as_dict(), held_out=str(source))
     click.echo(result.table())
     if not result.passed:
         raise click.exceptions.Exit(1)
@@ -311,6 +320,9 @@ def models_list() -> None:
         def fmt(v: Any) -> str:
             return "-" if v is None else f"{v:.3f}"
 
+        if r["problem"] is not None:
+            click.echo(f"{r['tag']:<36} DAMAGED: {r['problem']}")
+            continue
         click.echo(
             f"{r['tag']:<36} {r['created']:<26} {r['candidate']:<12} {fmt(r['accuracy']):>6} "
             f"{fmt(r['macro_f1']):>6} {fmt(r['roc_auc_ovr']):>6} {r['gate']:<7} "
@@ -336,20 +348,24 @@ def models_history() -> None:
 @models.command("push")
 @click.argument("tag")
 @click.argument("prefix")
-def models_push(tag: str, prefix: str) -> None:
-    """Export TAG to PREFIX (s3://bucket/prefix); prints the archive URL as its last line."""
+@_ALLOW_UNSIGNED
+def models_push(tag: str, prefix: str, allow_unsigned: bool) -> None:
+    """Export TAG to PREFIX (s3://bucket/prefix) with a manifest signed with MLE_SIGNING_KEY;
+    prints the archive URL as its last line."""
     from mle_challenge.lifecycle.remote import push_model
 
-    click.echo(push_model(tag, prefix))
+    click.echo(push_model(tag, prefix, allow_unsigned=allow_unsigned))
 
 
 @models.command("pull")
 @click.argument("url")
-def models_pull(url: str) -> None:
-    """Import the model pushed at URL, after checking it against its recorded hashes."""
+@_ALLOW_UNSIGNED
+def models_pull(url: str, allow_unsigned: bool) -> None:
+    """Import the model pushed at URL after checking its signature and hashes. It arrives
+    "not gated here": run `mle-challenge gate` on it before promoting it."""
     from mle_challenge.lifecycle.remote import pull_model
 
-    click.echo(f"pulled {pull_model(url)}")
+    click.echo(f"pulled {pull_model(url, allow_unsigned=allow_unsigned)} (not gated here)")
 
 
 @cli.command("promote")
@@ -382,7 +398,10 @@ def main(argv: list[str] | None = None) -> int:
     except MleError as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_USER_ERROR
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, EOFError):  # click turns an EOFError into Abort
+            click.echo(f"error: the input ended early: {exc.__context__}", err=True)
+            return EXIT_USER_ERROR
         click.echo("aborted", err=True)
         return 130
     except click.ClickException as exc:

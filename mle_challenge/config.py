@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mle_challenge.errors import ConfigError
@@ -52,12 +52,34 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_000_000, ge=1024, description="Largest request body the service accepts."
     )
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="Shared secret that signs pushed manifests (HMAC-SHA256) and checks pulled "
+        "ones; at least 32 characters, e.g. from `openssl rand -hex 32`.",
+    )
+
+    @field_validator("signing_key")
+    @classmethod
+    def _long_enough(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and not key.get_secret_value():
+            return None  # set but empty: no key
+        if key is not None and len(key.get_secret_value()) < 32:
+            raise ValueError(
+                "MLE_SIGNING_KEY must be at least 32 characters (openssl rand -hex 32)"
+            )
+        return key
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Return the settings, read once from the environment on first use."""
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"MLE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid environment setting: {problems}") from exc
 
 
 # --- pipeline parameters (params.yaml) ---

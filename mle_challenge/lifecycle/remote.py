@@ -1,34 +1,93 @@
 """Move models and bentos between machines through S3 (or any fsspec URL).
 
 A push writes two objects under ``<prefix>/<name>/``: ``<version>.tar.gz`` (BentoML's export)
-and ``<version>.json``, a manifest with the archive's sha256, the model's content hash and its
-gate result. A pull downloads both to a scratch folder, checks the archive's sha256, checks
+and ``<version>.json``, a manifest with the archive's sha256 and the model's content hash,
+signed with HMAC-SHA256 under the shared secret ``MLE_SIGNING_KEY``. A pull checks the
+signature first (an unsigned or wrongly signed manifest is refused unless the caller allows
+unsigned archives), then downloads the archive to a scratch folder, checks its sha256, checks
 every member stays inside its folder (no absolute paths, ``..``, links or devices), extracts
-it and checks the content hash, and only then imports it into the store. Any failure leaves
-the local store as it was. S3-compatible stores are reached through ``AWS_ENDPOINT_URL`` and
-the usual AWS credential variables.
+it, checks the content hash, and only then moves the model into the store. Any failure leaves
+the local store as it was. A gate result is never taken from a remote: a pulled model is
+"not gated here" until ``mle-challenge gate`` runs on it. S3-compatible stores are reached
+through ``AWS_ENDPOINT_URL`` and the usual AWS credential variables.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mle_challenge.data.sources import storage_options
 from mle_challenge.errors import MleError, SourceError
-from mle_challenge.lifecycle.production import content_hash, read_card, update_card, verified
 from mle_challenge.lifecycle.registry import resolve_tag
+from mle_challenge.lifecycle.store import content_hash, publish, read_card, staging, verified
 
 
 class TransferError(MleError):
     """A push or pull failed, or what was pulled does not match what was pushed."""
+
+
+class Manifest(BaseModel):
+    """What a push records beside its archive; everything a pull checks before it imports."""
+
+    model_config = ConfigDict(extra="ignore")
+    kind: Literal["model", "bento"]
+    tag: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*:[a-z0-9_.-]+$")
+    archive: str
+    archive_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    pushed_at: str
+    content_hash: str | None = None
+    signature: str | None = None
+
+    def signed_part(self) -> bytes:
+        return json.dumps(self.model_dump(exclude={"signature"}), sort_keys=True).encode()
+
+
+def _signing_key() -> bytes | None:
+    from mle_challenge.config import get_settings
+
+    key = get_settings().signing_key
+    return key.get_secret_value().encode() if key is not None else None
+
+
+def _signature(manifest: Manifest, key: bytes) -> str:
+    return "hmac-sha256:" + hmac.new(key, manifest.signed_part(), hashlib.sha256).hexdigest()
+
+
+def check_signature(manifest: Manifest, url: str, *, allow_unsigned: bool) -> bool:
+    """Whether ``manifest`` is signed with our key; raises unless it is or unsigned archives
+    are allowed. A wrong signature is refused either way."""
+    key = _signing_key()
+    if manifest.signature is None or key is None:
+        if allow_unsigned:
+            return False
+        missing = "has no signature" if manifest.signature is None else "is signed"
+        fix = (
+            "push it again with MLE_SIGNING_KEY set"
+            if manifest.signature is None
+            else "set MLE_SIGNING_KEY to the key it was pushed with"
+        )
+        raise TransferError(
+            f"the manifest of {url} {missing}, and unsigned archives are not trusted: {fix}, "
+            "or pass --allow-unsigned if you trust where it came from."
+        )
+    if not hmac.compare_digest(manifest.signature, _signature(manifest, key)):
+        raise TransferError(
+            f"the manifest of {url} is not signed with this MLE_SIGNING_KEY: it was changed "
+            "after it was pushed, or pushed with another key. Refusing it."
+        )
+    return True
 
 
 def _filesystem(url: str) -> tuple[Any, str]:
@@ -84,23 +143,36 @@ def _read_json(url: str) -> dict[str, Any] | None:
     try:
         if not fs.exists(path):
             return None
-        return dict(json.loads(fs.cat_file(path)))
+        raw = fs.cat_file(path)
     except Exception as exc:
         raise _remote_error("read", url, exc) from exc
+    try:
+        found = json.loads(raw)
+    except ValueError as exc:
+        raise TransferError(f"{url} is not valid JSON: {exc}") from exc
+    if not isinstance(found, dict):
+        raise TransferError(f"{url} is not a manifest (a JSON object)")
+    return found
 
 
 def safe_extract(archive: Path, into: Path) -> None:
     """Extract a tar archive, refusing any member that would land outside ``into``."""
-    with tarfile.open(archive) as tar:
-        for member in tar.getmembers():
-            name = PurePosixPath(member.name)
-            if name.is_absolute() or ".." in name.parts:
-                raise TransferError(
-                    f"archive {archive.name} has a member outside its folder: {member.name}"
-                )
-            if not (member.isfile() or member.isdir()):
-                raise TransferError(f"archive {archive.name} has a link or device: {member.name}")
-        tar.extractall(into, filter="data")
+    try:
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                name = PurePosixPath(member.name)
+                if name.is_absolute() or ".." in name.parts:
+                    raise TransferError(
+                        f"archive {archive.name} has a member outside its folder: {member.name}"
+                    )
+                if not (member.isfile() or member.isdir()):
+                    raise TransferError(
+                        f"archive {archive.name} has a link or device: {member.name}"
+                    )
+            tar.extractall(into, filter="data")
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].rstrip(":")
+        raise TransferError(f"archive {archive.name} is damaged or not a tar.gz: {reason}") from exc
 
 
 def _archive_root(folder: Path) -> Path:
@@ -115,49 +187,88 @@ def _archive_root(folder: Path) -> Path:
 # --- shared by models and bentos ---
 
 
+def _already_pushed(archive_url: str, facts: dict[str, Any], allow_unsigned: bool) -> bool:
+    """Whether an equal push, signed as a new one would be, is there already."""
+    raw = _read_json(_manifest_url(archive_url))
+    if raw is None or any(raw.get(k) != v for k, v in facts.items()):
+        return False
+    try:
+        signed = check_signature(
+            Manifest.model_validate(raw), archive_url, allow_unsigned=allow_unsigned
+        )
+    except (ValidationError, TransferError):
+        return False
+    if _signing_key() is not None and not signed:
+        return False  # sign it now
+    fs, path = _filesystem(archive_url)
+    return bool(fs.exists(path))
+
+
 def _push(
-    kind: str, tag: str, folder: str, export: Callable[[str, str], Any], facts: dict[str, Any]
+    kind: str,
+    tag: str,
+    folder: str,
+    export: Callable[[str, str], Any],
+    facts: dict[str, Any],
+    allow_unsigned: bool,
 ) -> str:
     """Upload ``tag``'s export and then its manifest; skip when an equal push is there."""
     version = tag.split(":")[1]
     archive_url = _join(folder, f"{version}.tar.gz")
-    existing = _read_json(_manifest_url(archive_url))
-    if existing is not None and all(existing.get(k) == v for k, v in facts.items()):
-        fs, path = _filesystem(archive_url)
-        if fs.exists(path):
-            return archive_url
+    if _already_pushed(archive_url, facts, allow_unsigned):
+        return archive_url
     with tempfile.TemporaryDirectory(prefix="mle-push-") as scratch:
         archive = Path(scratch) / f"{version}.tar.gz"
         export(tag, str(archive))
-        manifest = {
-            "kind": kind,
-            "tag": tag,
-            "archive": archive_url,
-            "archive_sha256": _sha256(archive),
-            "pushed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        manifest = Manifest(
+            kind=kind,
+            tag=tag,
+            archive=archive_url,
+            archive_sha256=_sha256(archive),
+            pushed_at=datetime.now(UTC).isoformat(timespec="seconds"),
             **facts,
-        }
+        )
+        key = _signing_key()
+        if key is not None:
+            manifest.signature = _signature(manifest, key)
+        elif not allow_unsigned:
+            raise TransferError(
+                "pushing needs MLE_SIGNING_KEY, the shared secret that signs the manifest so "
+                "that a pull can trust it (`openssl rand -hex 32`); or pass --allow-unsigned."
+            )
         manifest_file = Path(scratch) / "manifest.json"
-        manifest_file.write_text(json.dumps(manifest, indent=2))
+        manifest_file.write_text(manifest.model_dump_json(indent=2))
         _upload(archive, archive_url)
         _upload(manifest_file, _manifest_url(archive_url))  # last: a manifest means complete
     return archive_url
 
 
-def _manifest(archive_url: str, kind: str, command: str) -> dict[str, Any]:
-    manifest = _read_json(_manifest_url(archive_url))
-    if manifest is None or manifest.get("kind") != kind:
+def _manifest(
+    archive_url: str, kind: str, command: str, allow_unsigned: bool
+) -> tuple[Manifest, bool]:
+    """The checked manifest beside ``archive_url``, and whether it is signed with our key."""
+    raw = _read_json(_manifest_url(archive_url))
+    if raw is None or raw.get("kind") != kind:
         raise TransferError(
             f"no {kind} manifest beside {archive_url}: was it pushed by `{command}`?"
         )
-    return manifest
+    try:
+        manifest = Manifest.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise TransferError(f"the manifest of {archive_url} is malformed: {problems}") from exc
+    if manifest.archive != archive_url:
+        raise TransferError(
+            f"the manifest beside {archive_url} describes {manifest.archive}: refusing it."
+        )
+    return manifest, check_signature(manifest, archive_url, allow_unsigned=allow_unsigned)
 
 
-def _fetch(archive_url: str, manifest: dict[str, Any], scratch: Path) -> tuple[Path, Path]:
+def _fetch(archive_url: str, manifest: Manifest, scratch: Path) -> tuple[Path, Path]:
     """Download, check the sha256 and every member's path, extract: (archive, its root)."""
     archive = scratch / "archive.tar.gz"
     _download(archive_url, archive)
-    if _sha256(archive) != manifest["archive_sha256"]:
+    if _sha256(archive) != manifest.archive_sha256:
         raise TransferError(f"{archive_url} does not match the sha256 its manifest records")
     extracted = scratch / "extracted"
     safe_extract(archive, extracted)
@@ -167,18 +278,18 @@ def _fetch(archive_url: str, manifest: dict[str, Any], scratch: Path) -> tuple[P
 # --- models ---
 
 
-def push_model(tag: str | None, prefix: str) -> str:
+def push_model(tag: str | None, prefix: str, *, allow_unsigned: bool = False) -> str:
     """Export ``tag`` to ``prefix``; returns the archive URL. Pushing again changes nothing."""
     import bentoml
 
     exact = verified(resolve_tag(tag))
     card = read_card(exact)
-    facts = {"content_hash": card["content_hash"], "gate": card.get("gate")}
+    facts = {"content_hash": card["content_hash"]}  # a gate result stays where it was run
 
     def export(tag: str, path: str) -> Any:
         return bentoml.models.export_model(tag, path, output_format="gz")
 
-    return _push("model", exact, _join(prefix, exact.split(":")[0]), export, facts)
+    return _push("model", exact, _join(prefix, exact.split(":")[0]), export, facts, allow_unsigned)
 
 
 def _manifest_url(archive_url: str) -> str:
@@ -187,51 +298,55 @@ def _manifest_url(archive_url: str) -> str:
     return archive_url.removesuffix(".tar.gz") + ".json"
 
 
-def pull_model(archive_url: str) -> str:
-    """Bring a pushed model back into the local store, verified; returns its tag."""
+def pull_model(archive_url: str, *, allow_unsigned: bool = False) -> str:
+    """Bring a pushed model back into the local store, verified; returns its tag.
+
+    The model is extracted and checked in a staging folder and moved into the store whole
+    (:func:`~mle_challenge.lifecycle.store.publish`), so a failure at any point leaves the
+    store as it was.
+    """
     import bentoml
     from bentoml.exceptions import NotFound
 
-    manifest = _manifest(archive_url, "model", "models push")
-    tag = str(manifest["tag"])
+    manifest, signed = _manifest(archive_url, "model", "models push", allow_unsigned)
+    tag = manifest.tag
     try:
         bentoml.models.get(tag)
         verified(tag)
         return tag  # already here, and intact
     except NotFound:
         pass
-    with tempfile.TemporaryDirectory(prefix="mle-pull-") as scratch:
-        archive, root = _fetch(archive_url, manifest, Path(scratch))
+    with staging() as scratch:
+        _, root = _fetch(archive_url, manifest, scratch)
         found = content_hash(root)
-        if found != manifest["content_hash"]:
+        if found != manifest.content_hash:
             raise TransferError(
                 f"{archive_url} holds a model whose content hash {found} is not the recorded "
-                f"{manifest['content_hash']}: refusing to import it."
+                f"{manifest.content_hash}: refusing to import it."
             )
-        try:
-            imported = bentoml.models.import_model(str(archive))
-        except Exception as exc:
-            _forget(tag)
-            raise TransferError(f"importing {tag} failed: {exc}") from exc
-    if str(imported.tag) != tag or content_hash(Path(imported.path)) != manifest["content_hash"]:
-        _forget(str(imported.tag))
-        raise TransferError(f"the imported model does not match {tag}'s manifest")
-    update_card(tag, content_hash=manifest["content_hash"], gate=manifest.get("gate"))
+        inside = _model_tag(root)
+        if inside != tag:
+            raise TransferError(
+                f"{archive_url} holds model {inside}, not {tag} as its manifest says"
+            )
+        publish(root, tag, origin=archive_url, signed=signed)
     return tag
 
 
-def _forget(tag: str) -> None:
-    import bentoml
-    from bentoml.exceptions import NotFound
+def _model_tag(root: Path) -> str:
+    import yaml
 
-    with contextlib.suppress(NotFound):
-        bentoml.models.delete(tag)
+    try:
+        info = yaml.safe_load((root / "model.yaml").read_text())
+        return f"{info['name']}:{info['version']}"
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise TransferError(f"the archive's model.yaml is unreadable: {exc}") from exc
 
 
 # --- bentos ---
 
 
-def push_bento(tag: str | None, prefix: str) -> str:
+def push_bento(tag: str | None, prefix: str, *, allow_unsigned: bool = False) -> str:
     """Export bento ``tag`` (with its models) to ``prefix``; returns the archive URL."""
     import bentoml
 
@@ -242,16 +357,17 @@ def push_bento(tag: str | None, prefix: str) -> str:
     def export(tag: str, path: str) -> Any:
         return bentoml.bentos.export_bento(tag, path, output_format="gz")
 
-    return _push("bento", exact, _join(prefix, "bentos", exact.split(":")[0]), export, {})
+    folder = _join(prefix, "bentos", exact.split(":")[0])
+    return _push("bento", exact, folder, export, {}, allow_unsigned)
 
 
-def pull_bento(archive_url: str) -> str:
+def pull_bento(archive_url: str, *, allow_unsigned: bool = False) -> str:
     """Bring a pushed bento back into the local store, after checking its archive."""
     import bentoml
     from bentoml.exceptions import NotFound
 
-    manifest = _manifest(archive_url, "bento", "bento push")
-    tag = str(manifest["tag"])
+    manifest, _ = _manifest(archive_url, "bento", "bento push", allow_unsigned)
+    tag = manifest.tag
     try:
         bentoml.bentos.get(tag)
         return tag

@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY, SECRET = "mle-test", "mle-test-secret"
+SIGNING_KEY = "0123456789abcdef" * 4  # the team's shared secret in these tests
 
 
 @dataclass
@@ -37,6 +38,7 @@ class S3:
             "AWS_ACCESS_KEY_ID": KEY,
             "AWS_SECRET_ACCESS_KEY": SECRET,
             "AWS_DEFAULT_REGION": "us-east-1",
+            "MLE_SIGNING_KEY": SIGNING_KEY,
             **extra,
         }
 
@@ -153,9 +155,13 @@ def test_push_pull_round_trip(s3: S3, registered: Any, tmp_path: Path) -> None:
     assert registered.tag in listed.stdout
 
 
-def _tampered_copy(s3: S3, url: str, target: str, change: Any, fix_sha: bool) -> str:
-    """Copy a pushed model to ``target`` with ``change`` applied to its archive members."""
+def _tampered_copy(s3: S3, url: str, target: str, change: Any, fix_sha: bool, sign: bool) -> str:
+    """Copy a pushed model to ``target`` with ``change`` applied to its archive members; with
+    ``fix_sha`` the manifest records the new archive's sha256, and with ``sign`` it is signed
+    again with the team's key (an attacker who has the key)."""
     import hashlib
+
+    from mle_challenge.lifecycle.remote import Manifest, _signature
 
     fs = s3.fs()
     data = fs.cat_file(url)
@@ -169,17 +175,21 @@ def _tampered_copy(s3: S3, url: str, target: str, change: Any, fix_sha: bool) ->
             member, content = change(member, content)
             dst.addfile(member, io.BytesIO(content) if content is not None else None)
     manifest = json.loads(fs.cat_file(url.removesuffix(".tar.gz") + ".json"))
+    manifest["archive"] = target
     if fix_sha:
         manifest["archive_sha256"] = hashlib.sha256(out.getvalue()).hexdigest()
+    if sign:
+        manifest["signature"] = _signature(Manifest.model_validate(manifest), SIGNING_KEY.encode())
     fs.pipe_file(target, out.getvalue())
     fs.pipe_file(target.removesuffix(".tar.gz") + ".json", json.dumps(manifest).encode())
     return target
 
 
-def _edit_yaml(member: tarfile.TarInfo, content: bytes | None) -> tuple[Any, Any]:
-    if member.name.endswith("model.yaml") and content is not None:
-        content += b"\n# edited\n"
-        member.size = len(content)
+def _flip_pickle(member: tarfile.TarInfo, content: bytes | None) -> tuple[Any, Any]:
+    if member.name.endswith("saved_model.pkl") and content is not None:
+        flipped = bytearray(content)
+        flipped[len(flipped) // 2] ^= 0xFF
+        content = bytes(flipped)
     return member, content
 
 
@@ -190,26 +200,102 @@ def _escape(member: tarfile.TarInfo, content: bytes | None) -> tuple[Any, Any]:
 
 
 @pytest.mark.parametrize(
-    ("change", "fix_sha", "words"),
+    ("change", "fix_sha", "sign", "words"),
     [
-        (_edit_yaml, False, "does not match the sha256"),
-        (_edit_yaml, True, "content hash"),
-        (_escape, True, "outside its folder"),
+        (_flip_pickle, True, False, "not signed with this MLE_SIGNING_KEY"),
+        (_flip_pickle, False, True, "does not match the sha256"),
+        (_flip_pickle, True, True, "content hash"),
+        (_escape, True, True, "outside its folder"),
     ],
 )
 def test_tampered_archives_are_refused(
-    s3: S3, registered: Any, tmp_path: Path, change: Any, fix_sha: bool, words: str
+    s3: S3, registered: Any, tmp_path: Path, change: Any, fix_sha: bool, sign: bool, words: str
 ) -> None:
+    """Check that each layer refuses a changed archive: the signature, then (for a holder of
+    the key) the archive's sha256, the content hash and the members' paths."""
     url = _cli("models", "push", registered.tag, "s3://mle-bucket/team", env=s3.env())
     source = url.stdout.strip().splitlines()[-1]
-    target = f"s3://mle-bucket/evil/{change.__name__}-{fix_sha}/price_classifier/x.tar.gz"
-    _tampered_copy(s3, source, target, change, fix_sha)
+    target = f"s3://mle-bucket/evil/{change.__name__}-{fix_sha}-{sign}/price_classifier/x.tar.gz"
+    _tampered_copy(s3, source, target, change, fix_sha, sign)
     home = tmp_path / "victim"
     done = _cli("models", "pull", target, env=s3.env(BENTOML_HOME=str(home)))
     assert done.returncode == 2
     assert words in done.stderr and "Traceback" not in done.stderr
     assert _models_in(home) == []
     assert not (tmp_path / "escaped.yaml").exists()
+
+
+def test_a_forged_unsigned_model_is_refused_and_never_gated(
+    s3: S3, registered: Any, tmp_path: Path
+) -> None:
+    """Check that a self-consistent but unsigned upload is refused; that --allow-unsigned
+    takes it as "not gated here", never with the remote's gate result; and that promotion
+    then needs a local gate."""
+    home = tmp_path / "victim"
+    env = s3.env(BENTOML_HOME=str(home), MLE_SIGNING_KEY="")
+    forger = s3.env(MLE_SIGNING_KEY="")
+    forged = _cli(
+        "models", "push", registered.tag, "s3://mle-bucket/forged", "--allow-unsigned", env=forger
+    )
+    assert forged.returncode == 0, forged.stderr
+    url = forged.stdout.strip().splitlines()[-1]
+    manifest_url = url.removesuffix(".tar.gz") + ".json"
+    manifest = json.loads(s3.fs().cat_file(manifest_url))
+    assert "signature" not in manifest or manifest["signature"] is None
+    manifest["gate"] = {"passed": True, "checks": []}  # a forger's claim
+    s3.fs().pipe_file(manifest_url, json.dumps(manifest).encode())
+
+    refused = _cli("models", "pull", url, env=s3.env(BENTOML_HOME=str(home)))
+    assert refused.returncode == 2 and "has no signature" in refused.stderr
+    assert _models_in(home) == []
+
+    taken = _cli("models", "pull", url, "--allow-unsigned", env=env)
+    assert taken.returncode == 0, taken.stderr
+    assert "not gated here" in taken.stdout
+    listed = _cli("models", "list", env=env)
+    row = next(line for line in listed.stdout.splitlines() if registered.tag in line)
+    assert "passed" not in row
+    promoted = _cli("promote", registered.tag, env=env)
+    assert promoted.returncode == 2 and "no gate result" in promoted.stderr
+
+
+@pytest.mark.parametrize(
+    ("manifest", "archive", "words"),
+    [
+        ({"kind": "model", "tag": "price_classifier:x"}, b"", "malformed"),
+        ("{not json", b"", "not valid JSON"),
+        (None, b"this is not a tar.gz", "damaged or not a tar.gz"),
+    ],
+)
+def test_malformed_manifests_and_archives_are_one_clear_line(
+    s3: S3, registered: Any, tmp_path: Path, manifest: Any, archive: bytes, words: str
+) -> None:
+    """Check that a bad manifest or archive is one line and exit 2, never a traceback."""
+    import hashlib
+
+    from mle_challenge.lifecycle.remote import Manifest, _signature
+
+    url = f"s3://mle-bucket/bad/{abs(hash(words))}/price_classifier/v1.tar.gz"
+    if manifest is None:  # a validly signed manifest for an archive that is garbage
+        manifest = Manifest(
+            kind="model",
+            tag="price_classifier:v1",
+            archive=url,
+            archive_sha256=hashlib.sha256(archive).hexdigest(),
+            pushed_at="2026-01-01T00:00:00+00:00",
+            content_hash="artifacts-sha256:00",
+        )
+        manifest.signature = _signature(manifest, SIGNING_KEY.encode())
+        manifest = manifest.model_dump_json()
+    text = manifest if isinstance(manifest, str) else json.dumps(manifest)
+    s3.fs().pipe_file(url, archive)
+    s3.fs().pipe_file(url.removesuffix(".tar.gz") + ".json", text.encode())
+    home = tmp_path / "victim"
+    done = _cli("models", "pull", url, env=s3.env(BENTOML_HOME=str(home)))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert words in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert _models_in(home) == []
 
 
 def test_wrong_credentials_fail_clearly(s3: S3, registered: Any, tmp_path: Path) -> None:
