@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from mle_challenge.data.sources import BadRow
+from mle_challenge.data.sources import BadRow, check_unique
 from mle_challenge.errors import DataValidationError, SourceError
 from mle_challenge.model.features import API_FEATURES, CATEGORICAL
 from mle_challenge.model.schema import EXAMPLE_LISTING, LATITUDE_RANGE, LONGITUDE_RANGE
@@ -225,7 +225,9 @@ def input_columns(source: str) -> tuple[bool, list[str]]:
             "listings, or rows with the /classify fields and an id."
         )
     wanted = RAW_COLUMNS if raw else frozenset((*API_FEATURES, "id"))
-    return raw, [c for c in header if c in wanted]
+    chosen = [c for c in header if c in wanted]
+    check_unique(source, chosen)
+    return raw, chosen
 
 
 def api_chunks(
@@ -331,7 +333,7 @@ def predict_file(
     """
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from mle_challenge.lifecycle import production
+    from mle_challenge.lifecycle import production, store
     from mle_challenge.lifecycle.registry import resolve_tag
     from mle_challenge.model.predictor import Predictor
 
@@ -340,7 +342,7 @@ def predict_file(
         raise DataValidationError(
             "no production model to predict with: pass --model TAG or promote one."
         )
-    predictor = Predictor.load(production.verified(resolve_tag(tag)), fast_path=False)
+    predictor = Predictor.load(store.verified(resolve_tag(tag)), fast_path=False)
     categories = predictor.categories
     report = BatchReport(model=predictor.tag, output=output, rejects=rejects_path(output))
     columns = ["id", "price_category", *(f"p_{c}" for c in predictor.classes), "model"]

@@ -6,6 +6,7 @@ fsspec does the transport; this module turns its many failure modes into one
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,15 +37,29 @@ def storage_options(source: str) -> dict[str, Any] | None:
     return None
 
 
+# Inside Airbnb's header is about 1.2 KB and 75 columns: far past these, a file is not one.
+MAX_HEADER_BYTES = 1 << 20
+MAX_COLUMNS = 5_000
+
+
 def read_csv_strings(source: str, columns: Callable[[str], bool] | None = None) -> pd.DataFrame:
     """Read a CSV (optionally gzipped, by extension) with every cell as a string.
 
     Reading as strings keeps malformed values visible to validation instead of letting
     the parser coerce or reject them; ``columns`` selects columns by name while reading,
     so the 70-odd free-text columns of a detailed ``listings.csv`` never reach memory.
+    The header is read first, within limits, and pandas never sees its names: its renaming
+    of duplicate names takes time quadratic in their number.
     """
+    names = csv_columns(source)
+    wanted = [i for i, name in enumerate(names) if columns is None or columns(name)]
+    chosen = [names[i] for i in wanted]
+    check_unique(source, chosen)
+    options = _csv_options(source, None) | {"header": None, "skiprows": 1, "usecols": wanted}
     with _reading(source):
-        return pd.read_csv(source, **_csv_options(source, columns))
+        frame = pd.read_csv(source, **options)
+    frame.columns = chosen  # usecols keeps the file's order, which `wanted` has
+    return frame
 
 
 @dataclass(frozen=True)
@@ -117,19 +132,46 @@ def read_csv_chunks(
                     yield table.to_pandas()
 
 
+def check_unique(source: str, columns: Sequence[str]) -> None:
+    """Refuse a file that names a column it is read for more than once: which of the two
+    is meant cannot be told."""
+    repeated = sorted(name for name, count in Counter(columns).items() if count > 1)
+    if repeated:
+        raise SourceError(
+            f"{source} names column(s) more than once in its header: {', '.join(repeated[:10])}."
+            " Keep one column of each name."
+        )
+
+
 def csv_columns(source: str) -> list[str]:
-    """The header of the CSV at ``source`` (reads its first block only)."""
-    import pyarrow.csv as pacsv
+    """The header of the CSV at ``source``: its first record, read from at most
+    :data:`MAX_HEADER_BYTES`, with at most :data:`MAX_COLUMNS` names."""
+    import csv
+    import io
 
     with _reading(source):
         _csv_options(source, None)  # the same "not found" message as the whole-file reader
         with _open_binary(source) as handle:
-            parse = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=_skip)
-            return list(pacsv.open_csv(handle, parse_options=parse).schema.names)
-
-
-def _skip(row: Any) -> str:
-    return "skip"  # only the header is wanted here; the full read reports bad rows
+            prefix = handle.read(MAX_HEADER_BYTES + 1)
+    if not prefix.strip():
+        raise SourceError(f"{source} is empty: expected a CSV with a header row.")
+    if b"\n" not in prefix and len(prefix) > MAX_HEADER_BYTES:
+        raise SourceError(
+            f"{source}'s first line is longer than {MAX_HEADER_BYTES:,} bytes: it is not a "
+            "listings CSV (Inside Airbnb's header row is about 1.2 KB)."
+        )
+    line_end = prefix.rfind(b"\n") + 1 or len(prefix)
+    try:
+        text = prefix[:line_end].decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{source} is not UTF-8 text (is it a CSV?): {exc.reason}") from exc
+    names = next(csv.reader(io.StringIO(text)), [])
+    if len(names) > MAX_COLUMNS:
+        raise SourceError(
+            f"{source}'s header has {len(names):,} columns, more than the {MAX_COLUMNS:,} read: "
+            "it is not a listings CSV (Inside Airbnb's has about 75)."
+        )
+    return names
 
 
 @contextmanager
@@ -180,7 +222,13 @@ def _reading(source: str) -> Iterator[None]:
         raise SourceError(f"{source} is not a readable CSV file: {message}") from exc
     except UnicodeDecodeError as exc:
         raise SourceError(f"{source} is not UTF-8 text (is it a CSV?): {exc.reason}") from exc
+    except EOFError as exc:  # gzip's word for a compressed file cut short
+        raise SourceError(
+            f"{source} is truncated: its compressed data ends early ({exc}). Download it again."
+        ) from exc
     except FileNotFoundError as exc:
+        if is_remote(source) and exc.__cause__ is not None:  # fsspec's word for unreachable too
+            raise SourceError(_remote_hint(source, exc.__cause__)) from exc
         raise SourceError(f"{source} was not found: check the path or URL.") from exc
     except PermissionError as exc:
         raise SourceError(
@@ -188,6 +236,10 @@ def _reading(source: str) -> Iterator[None]:
             "your S3 credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)."
         ) from exc
     except (OSError, ValueError, ImportError) as exc:
+        if "truncated" in str(exc).lower():  # Arrow's word for a compressed file cut short
+            raise SourceError(
+                f"{source} is truncated: its compressed data ends early. Download it again."
+            ) from exc
         raise SourceError(_remote_hint(source, exc)) from exc
     except Exception as exc:  # aiohttp / botocore raise their own types; name the source
         if is_remote(source):

@@ -119,3 +119,57 @@ def test_synth_rejects_bad_rows(tmp_path: Path) -> None:
     """Check that --rows 0 is refused with a usage error."""
     result = _cli("data", "synth", "--rows", "0", "--output", str(tmp_path / "x.csv"))
     assert result.returncode != 0 and "--rows" in result.stderr
+
+
+def _hostile_files(folder: Path, synthetic_csv: Path) -> dict[str, tuple[Path, str]]:
+    """Bad data files as users meet them, each with the words its one-line error must say."""
+    import gzip
+
+    many = folder / "many-columns.csv"
+    many.write_text(",".join(["a"] * 60_000) + "\n" + ",".join(["1"] * 60_000) + "\n")
+    long_line = folder / "long-header.csv"
+    long_line.write_bytes(b"x" * 5_000_000 + b"\n1\n")
+    doubled = folder / "doubled.csv"
+    header = synthetic_csv.open("rb")  # gzip by extension: read it back as text
+    with gzip.open(header, "rt") as text:
+        first, second = text.readline().rstrip("\n"), text.readline()
+    doubled.write_text(f"{first},price\n{second.rstrip()},$5.00\n")
+    truncated = folder / "truncated.csv.gz"
+    truncated.write_bytes(synthetic_csv.read_bytes()[:4000])
+    garbage = folder / "garbage.csv"
+    garbage.write_bytes(bytes(range(256)) * 400)
+    return {
+        "many-columns": (many, "60,000 columns"),
+        "long-header": (long_line, "longer than"),
+        "doubled": (doubled, "more than once"),
+        "truncated": (truncated, "truncated"),
+        "garbage": (garbage, "not UTF-8"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["many-columns", "long-header", "doubled", "truncated", "garbage"])
+def test_bad_files_are_one_clear_line(
+    kind: str, tmp_path: Path, synthetic_csv: Path, registered: object
+) -> None:
+    """Check that `data clean` and `predict` refuse a hostile file with one line and exit 2,
+    quickly (the header is read within limits), never with a traceback."""
+    import os
+
+    path, words = _hostile_files(tmp_path, synthetic_csv)[kind]
+    model = getattr(registered, "tag")  # noqa: B009
+    for command in (
+        ("data", "clean", "--listings", str(path), "--output", str(tmp_path / "c.parquet")),
+        ("predict", "--input", str(path), "--output", str(tmp_path / "p.csv"), "--model", model),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "mle_challenge.cli", *command],
+            capture_output=True,
+            text=True,
+            timeout=60,  # quadratic header handling took minutes here
+            env=os.environ,
+            check=False,
+        )
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        assert words in done.stderr, (command, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
