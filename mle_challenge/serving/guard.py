@@ -32,6 +32,38 @@ def _where(loc: Any) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
 
 
+class _Repeated(Exception):
+    pass
+
+
+def duplicate_keys(body: bytes) -> list[str]:
+    """Keys sent twice in one JSON object of ``body``: JSON parsers keep the last silently, so
+    an out-of-range value followed by a valid one would pass. Empty for valid JSON without
+    repeats (and for invalid JSON, which validation has already refused)."""
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in items]
+        if len(set(keys)) != len(keys):
+            found.extend(sorted({k for k in keys if keys.count(k) > 1}))
+        return dict(items)
+
+    try:
+        json.loads(body, object_pairs_hook=pairs)
+    except ValueError:
+        return []
+    return sorted(set(found))
+
+
+def duplicate_error(keys: list[str]) -> dict[str, Any]:
+    detail = [
+        {"loc": [k], "msg": "sent more than once: send each field once", "type": "duplicate_key"}
+        for k in keys
+    ]
+    shown = "; ".join(f"{d['loc'][0]}: {d['msg']}" for d in detail)
+    return {"error": f"invalid request, {len(detail)} problem(s): {shown}", "detail": detail}
+
+
 class RequestGuard:
     """Check requests before BentoML reads them, and answer in plain words when they fail:
     non-JSON bodies get 415, bodies over ``max_bytes`` 413 (announced or not), and invalid
@@ -83,6 +115,9 @@ class RequestGuard:
             value = schema.validate_json(body or b"null")
         except ValidationError as exc:
             return await self._send_json(send, 400, validation_error(exc))
+        repeated = duplicate_keys(body)
+        if repeated:
+            return await self._send_json(send, 400, duplicate_error(repeated))
         answer = self.answers.get(scope["path"])
         if answer is not None:
             return await self._send_bytes(send, 200, answer(value))

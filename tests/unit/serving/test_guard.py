@@ -1,0 +1,103 @@
+"""The request guard: what reaches BentoML, and the plain-worded 4xx answers for what does not."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pydantic import TypeAdapter
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from mle_challenge.model.schema import EXAMPLE_LISTING, listing_model
+from mle_challenge.serving.guard import RequestGuard
+
+pytestmark = pytest.mark.unit
+
+Listing = listing_model(
+    {"room_type": ["Entire home/apt", "Private room"], "neighbourhood": ["Brooklyn", "Queens"]}
+)
+
+
+async def _echo(request: Request) -> JSONResponse:
+    return JSONResponse({"received": len(await request.body())})
+
+
+@pytest.fixture
+def client() -> TestClient:
+    app = Starlette(routes=[Route("/classify", _echo, methods=["POST"])])
+    guarded = RequestGuard(app, schemas={"/classify": TypeAdapter(Listing)}, max_bytes=2048)
+    return TestClient(guarded)
+
+
+def test_valid_requests_pass_through_unchanged(client: TestClient) -> None:
+    body = json.dumps(EXAMPLE_LISTING)
+    answer = client.post("/classify", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 200
+    assert answer.json() == {"received": len(body)}
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
+def test_other_content_types_get_415(client: TestClient, content_type: str) -> None:
+    answer = client.post(
+        "/classify", content=json.dumps(EXAMPLE_LISTING), headers={"content-type": content_type}
+    )
+    assert answer.status_code == 415
+    assert "application/json" in answer.json()["error"]
+
+
+def test_oversized_bodies_get_413_with_or_without_a_length(client: TestClient) -> None:
+    big = b"[" + b" " * 5000 + b"]"
+    headers = {"content-type": "application/json"}
+    assert client.post("/classify", content=big, headers=headers).status_code == 413
+
+    def chunks() -> Any:
+        yield from (big[i : i + 100] for i in range(0, len(big), 100))
+
+    streamed = client.post("/classify", content=chunks(), headers=headers)
+    assert streamed.status_code == 413
+    assert "larger than 2048 bytes" in streamed.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ("{not json", "body: Invalid JSON"),
+        ("", "body: Input should be an object"),
+        (json.dumps(EXAMPLE_LISTING | {"latitude": 52.5}), "latitude: Input should be less"),
+        (json.dumps(EXAMPLE_LISTING | {"neighbourhood": "Bronx"}), "neighbourhood: Input should"),
+    ],
+)
+def test_invalid_bodies_get_400_naming_the_field(client: TestClient, body: str, where: str) -> None:
+    answer = client.post("/classify", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 400
+    payload = answer.json()
+    assert where in payload["error"]
+    assert (
+        "Traceback" not in answer.text and "/work" not in answer.text and ".py" not in answer.text
+    )
+
+
+def test_other_paths_and_methods_are_not_touched(client: TestClient) -> None:
+    assert client.get("/classify").status_code == 405  # the app's own answer
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('{"latitude": 52.5, ' + json.dumps(EXAMPLE_LISTING)[1:], "latitude"),
+        ('{"id": 1, "id": 2, ' + json.dumps(EXAMPLE_LISTING)[1:], "id"),
+    ],
+)
+def test_duplicate_keys_get_400_naming_the_key(client: TestClient, body: str, key: str) -> None:
+    """Check that a key sent twice is refused, not silently last-wins (an out-of-range
+    latitude followed by a valid one used to pass)."""
+    answer = client.post("/classify", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.json()["detail"] == [
+        {"loc": [key], "msg": "sent more than once: send each field once", "type": "duplicate_key"}
+    ]
