@@ -108,6 +108,10 @@ bench-batch: $(STAMP) ## Rows/s and peak memory of batch prediction on NYC scale
 test: $(STAMP) ## Run the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+.PHONY: audit
+audit: $(STAMP) ## Known vulnerabilities in the locked dependencies (pip-audit); says plainly when it cannot audit
+	$(PY) .ci/audit.py
+
 .PHONY: lint
 lint: $(STAMP) ## Lint and type-check (ruff check, ruff format --check, mypy)
 	$(BIN)/ruff check .
