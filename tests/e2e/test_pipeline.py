@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -49,7 +50,9 @@ def _env(home: Path) -> dict[str, str]:
     return {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "True"}
 
 
-def _train(ws: Path, listings: Path, params: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def _train(
+    ws: Path, listings: Path, params: Path, *extra: str, env_home: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     command = [
         sys.executable,
         "-m",
@@ -64,7 +67,12 @@ def _train(ws: Path, listings: Path, params: Path, *extra: str) -> subprocess.Co
         *extra,
     ]
     return subprocess.run(
-        command, capture_output=True, text=True, timeout=600, env=_env(ws / "bentoml"), check=False
+        command,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=_env(env_home or ws / "bentoml"),
+        check=False,
     )
 
 
@@ -182,6 +190,44 @@ def test_changed_listings_rerun_everything(trained: dict[str, Any], tmp_path: Pa
     result = _train(ws, other, trained["params"])
     assert result.returncode == 0, result.stderr
     assert len(_stage_dirs(ws, "preprocess") - pre) == 1
+
+
+def _tag(result: subprocess.CompletedProcess[str]) -> str:
+    return result.stdout.split("registered: ")[1].split()[0]
+
+
+def test_the_cache_never_vouches_for_a_model_the_store_lacks(
+    tmp_path: Path, synthetic_csv: Path
+) -> None:
+    """Check that with the registered model deleted, or with a new BENTOML_HOME, the same
+    command registers the model again (the cache used to print a tag that was not there)."""
+    params = _write_params(tmp_path / "p.yaml", FAST_PARAMS)
+    first = _train(tmp_path, synthetic_csv, params)
+    assert first.returncode == 0, first.stdout + first.stderr
+    tag = _tag(first)
+    shutil.rmtree(tmp_path / "bentoml" / "models" / "price_classifier" / tag.split(":")[1])
+
+    again = _train(tmp_path, synthetic_csv, params, "--promote")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (tmp_path / "bentoml" / "models" / "price_classifier").is_dir()
+    assert len(_models(tmp_path)) == 1 and _tag(again).split(":")[1] in _models(tmp_path)
+
+    moved = _train(tmp_path, synthetic_csv, params, env_home=tmp_path / "another-home")
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    other = tmp_path / "another-home" / "models" / "price_classifier"
+    assert [p.name for p in other.iterdir() if p.is_dir()] == [_tag(moved).split(":")[1]]
+
+
+def test_a_missing_production_model_is_a_clear_error(tmp_path: Path, synthetic_csv: Path) -> None:
+    """Check that training with the production model deleted says what to do, not NotFound."""
+    params = _write_params(tmp_path / "p.yaml", FAST_PARAMS)
+    first = _train(tmp_path, synthetic_csv, params, "--promote")
+    assert first.returncode == 0, first.stdout + first.stderr
+    shutil.rmtree(tmp_path / "bentoml" / "models" / "price_classifier")
+    again = _train(tmp_path, synthetic_csv, params)
+    assert again.returncode == 2, again.stdout + again.stderr
+    assert "production model" in again.stderr and "rollback" in again.stderr
+    assert "Traceback" not in again.stderr + again.stdout
 
 
 def test_failing_task_exits_non_zero(tmp_path: Path, synthetic_csv: Path) -> None:
