@@ -16,10 +16,18 @@ from fastapi import FastAPI, HTTPException
 from pydantic import Field, TypeAdapter
 
 from mle_challenge.config import get_settings
+from mle_challenge.data.clean import PRICE_BINS
 from mle_challenge.lifecycle.registry import model_categories
 from mle_challenge.model.predictor import Predictor
-from mle_challenge.model.schema import Classification, ModelInfo, answers_for, listing_model
+from mle_challenge.model.schema import (
+    EXAMPLE_LISTING,
+    Classification,
+    ModelInfo,
+    answers_for,
+    listing_model,
+)
 from mle_challenge.serving.guard import RequestGuard
+from mle_challenge.serving.openapi import PublishedDocs, published
 from mle_challenge.serving.runtime import fix_timeout_middleware_leak, served_model_tag
 
 # The request schema's enums are the served model's categories, so the model has to be known
@@ -90,6 +98,20 @@ def _classify_json(listing: Any) -> bytes:
     return answers_for(_predictor, [listing])[0].model_dump_json().encode()
 
 
+def published_document() -> dict[str, Any]:
+    """The OpenAPI document served at ``/docs.json``, for the served model."""
+    return published(
+        PriceClassifier.openapi_spec.asdict(),  # type: ignore[attr-defined]
+        listing=Listing,
+        batch=Batch,
+        model_tag=MODEL_TAG,
+        price_edges=PRICE_BINS,
+        example=EXAMPLE_LISTING,
+        max_batch=MAX_BATCH,
+    )
+
+
+PriceClassifier.add_asgi_middleware(PublishedDocs, document=published_document)  # type: ignore[attr-defined]
 PriceClassifier.add_asgi_middleware(  # type: ignore[attr-defined]
     RequestGuard,
     schemas={"/classify": TypeAdapter(Listing), "/classify_batch": TypeAdapter(Batch)},

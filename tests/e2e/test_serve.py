@@ -14,6 +14,7 @@ import pytest
 import requests
 import yaml
 
+from mle_challenge import __version__
 from mle_challenge.model.schema import EXAMPLE_LISTING
 
 pytestmark = [pytest.mark.e2e, pytest.mark.service]
@@ -64,11 +65,39 @@ def test_health_and_metrics(live_service: str) -> None:
     assert 'bentoml_service_request_total{endpoint="/classify"' in metrics.text
 
 
-def test_openapi_document_is_current(live_service: str) -> None:
+def test_openapi_document_is_current(live_service: str, registered: Any) -> None:
+    """Check that docs/openapi.yaml is what the service publishes (but for the model's tag in
+    info.version, which names whichever model answers)."""
     live = requests.get(f"{live_service}/docs.json", timeout=10).json()
     committed = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())
+    assert live["info"].pop("version").endswith(f"(model {registered.tag})")
+    assert committed["info"].pop("version").startswith(__version__)
     assert committed == live, "docs/openapi.yaml is stale: run `make docs` and commit it"
     assert {"/classify", "/classify_batch", "/model", "/livez", "/readyz"} <= set(live["paths"])
+
+
+def test_generated_requests_conform_to_the_published_contract(
+    live_service: str, tmp_path: Path
+) -> None:
+    """Check the service against its own OpenAPI document with schemathesis: over 2,000
+    generated requests across every operation, every conformance check, no failure."""
+    import re
+    import subprocess
+    import sys
+
+    schemathesis = Path(sys.executable).parent / "schemathesis"
+    command = [
+        str(schemathesis), "run", f"{live_service}/docs.json", "--checks", "all",
+        "--max-examples", "1000", "--workers", "2", "--request-timeout", "60",
+        "--seed", "20261126", "--no-color",
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=900, cwd=tmp_path, check=False
+    )
+    tail = done.stdout[-4000:]
+    assert done.returncode == 0, tail
+    generated = re.search(r"(\d+) generated", done.stdout)
+    assert generated is not None and int(generated.group(1)) >= 2000, tail
 
 
 def _chromium() -> Any:
@@ -97,7 +126,8 @@ def _chromium() -> Any:
     return webdriver.Chrome(service=Service(executable_path=driver), options=options)
 
 
-def test_swagger_ui_try_it_out(live_service: str) -> None:
+def test_swagger_ui_presents_the_api_and_try_it_out(live_service: str, registered: Any) -> None:
+    """Check the docs page as a user sees it in Chromium, then Try it out on /classify."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ready
     from selenium.webdriver.support.ui import WebDriverWait
@@ -106,6 +136,20 @@ def test_swagger_ui_try_it_out(live_service: str) -> None:
     try:
         browser.get(f"{live_service}/")
         wait = WebDriverWait(browser, 30)
+        # The page presents this API: our title and version, no BentoML boilerplate, and no
+        # image from another site (they show broken offline).
+        title = wait.until(ready.visibility_of_element_located((By.CSS_SELECTOR, ".info .title")))
+        assert "Airbnb listing price category" in title.text
+        assert registered.tag in title.text
+        info = browser.find_element(By.CSS_SELECTOR, ".info").text
+        assert "POST /classify_batch" in info and "415" in info
+        assert "BentoML" not in info and "Slack" not in info
+        foreign = [
+            img.get_attribute("src")
+            for img in browser.find_elements(By.CSS_SELECTOR, ".info img")
+            if not str(img.get_attribute("src")).startswith(live_service)
+        ]
+        assert foreign == []
         operation = wait.until(
             ready.element_to_be_clickable(
                 (By.CSS_SELECTOR, "#operations-Service_APIs-price_classifier_service__classify")
