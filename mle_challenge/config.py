@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_000_000, ge=1024, description="Largest request body the service accepts."
     )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has to send a request's headers, from connecting (or "
+        "from the request's first byte on a kept-alive connection); then 408 and close.",
+    )
+    body_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a client has to send a request's body once its headers are in; "
+        "then 408.",
+    )
     signing_key: SecretStr | None = Field(
         default=None,
         description="Shared secret that signs pushed manifests (HMAC-SHA256) and checks pulled "

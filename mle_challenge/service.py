@@ -28,7 +28,11 @@ from mle_challenge.model.schema import (
 )
 from mle_challenge.serving.guard import RequestGuard
 from mle_challenge.serving.openapi import PublishedDocs, published
-from mle_challenge.serving.runtime import fix_timeout_middleware_leak, served_model_tag
+from mle_challenge.serving.runtime import (
+    enforce_header_timeout,
+    fix_timeout_middleware_leak,
+    served_model_tag,
+)
 
 # The request schema's enums are the served model's categories, so the model has to be known
 # when the class is defined: only its tag and metadata are read here, never the model itself.
@@ -39,6 +43,7 @@ MAX_BATCH = _settings.max_batch
 Batch = Annotated[list[Listing], Field(min_length=1, max_length=MAX_BATCH)]  # type: ignore[valid-type]
 
 fix_timeout_middleware_leak()
+enforce_header_timeout(_settings.header_timeout)
 
 # The worker's model, for GET /model and the fast /classify route (one per worker process).
 _predictor: Predictor | None = None
@@ -117,4 +122,5 @@ PriceClassifier.add_asgi_middleware(  # type: ignore[attr-defined]
     schemas={"/classify": TypeAdapter(Listing), "/classify_batch": TypeAdapter(Batch)},
     answers={"/classify": _classify_json} if _settings.fast_classify else None,
     max_bytes=_settings.max_body_bytes,
+    body_timeout=_settings.body_timeout,
 )

@@ -4,6 +4,7 @@ when they fail (415 for non-JSON, 413 for bodies over the limit, 400 naming each
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -77,10 +78,12 @@ class RequestGuard:
         schemas: dict[str, TypeAdapter[Any]],
         max_bytes: int,
         answers: dict[str, Callable[[Any], bytes]] | None = None,
+        body_timeout: float = 30.0,
     ) -> None:
         self.app = app
         self.schemas = schemas
         self.max_bytes = max_bytes
+        self.body_timeout = body_timeout
         self.answers = answers or {}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -99,8 +102,16 @@ class RequestGuard:
             return await self._refuse(send, 413, self._too_large())
         chunks: list[bytes] = []
         size = 0
+        deadline = asyncio.get_running_loop().time() + self.body_timeout
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(
+                    receive(), deadline - asyncio.get_running_loop().time()
+                )
+            except TimeoutError:
+                return await self._refuse(
+                    send, 408, f"the request body did not arrive within {self.body_timeout:g} s."
+                )
             if message["type"] == "http.disconnect":
                 return None
             chunk = message.get("body", b"")

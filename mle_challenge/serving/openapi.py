@@ -139,6 +139,7 @@ def published(
                 "400": _error(
                     "A field is missing, unknown, sent twice or invalid.", "RequestError"
                 ),
+                "408": _error("The body did not arrive in time (MLE_BODY_TIMEOUT).", "Refusal"),
                 "413": _error("The body is larger than the service accepts.", "Refusal"),
                 "415": _error("The body is not application/json.", "Refusal"),
             }

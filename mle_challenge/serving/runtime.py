@@ -115,3 +115,67 @@ def fix_timeout_middleware_leak() -> None:
 
     middleware.__call__ = __call__  # type: ignore[method-assign,assignment]
     middleware._mle_fixed = True  # type: ignore[attr-defined]
+
+
+def enforce_header_timeout(seconds: float) -> None:
+    """Answer 408 and close a connection whose request headers have not all arrived within
+    ``seconds`` of the connection opening (or of the request's first byte, on a kept-alive
+    connection).
+
+    uvicorn 0.54 arms no timer while headers arrive: its keep-alive timer is cancelled by any
+    byte, so a client sending a header line every few seconds (slowloris) held its connection
+    for as long as it liked; 200 such connections stayed open indefinitely. Patches uvicorn's
+    httptools protocol, the one BentoML's workers run when httptools is installed. Calling it
+    again changes the timeout.
+    """
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # h11 only: uvicorn's own behaviour stands
+        return
+    protocol: Any = HttpToolsProtocol
+    protocol._mle_header_timeout = seconds
+    if getattr(protocol, "_mle_patched", False):
+        return
+    made, begin = protocol.connection_made, protocol.on_message_begin
+    complete, lost = protocol.on_headers_complete, protocol.connection_lost
+
+    def disarm(self: Any) -> None:
+        timer = getattr(self, "_mle_header_timer", None)
+        if timer is not None:
+            timer.cancel()
+            self._mle_header_timer = None
+
+    def expire(self: Any) -> None:
+        self._mle_header_timer = None
+        if not self.transport.is_closing():
+            self.transport.write(
+                b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
+            )
+            self.transport.close()
+
+    def arm(self: Any) -> None:
+        disarm(self)
+        self._mle_header_timer = self.loop.call_later(protocol._mle_header_timeout, expire, self)
+
+    def connection_made(self: Any, transport: Any) -> None:
+        made(self, transport)
+        arm(self)
+
+    def on_message_begin(self: Any) -> None:
+        begin(self)
+        if getattr(self, "_mle_header_timer", None) is None:
+            arm(self)
+
+    def on_headers_complete(self: Any) -> None:
+        disarm(self)
+        complete(self)
+
+    def connection_lost(self: Any, exc: Exception | None) -> None:
+        disarm(self)
+        lost(self, exc)
+
+    protocol.connection_made = connection_made
+    protocol.on_message_begin = on_message_begin
+    protocol.on_headers_complete = on_headers_complete
+    protocol.connection_lost = connection_lost
+    protocol._mle_patched = True

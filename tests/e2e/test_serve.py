@@ -172,3 +172,66 @@ def test_swagger_ui_presents_the_api_and_try_it_out(live_service: str, registere
         assert answer["price_category"] in {"Low", "Mid", "High", "Lux"}
     finally:
         browser.quit()
+
+
+def test_slow_clients_are_cut(registered: Any, tmp_path: Path) -> None:
+    """Check that a client dripping its headers (slowloris) or its body gets a 408 and a closed
+    connection after the configured timeouts, while others are still answered."""
+    import contextlib
+    import os
+    import socket
+    import time
+
+    from benchmarks.processes import stop
+    from tests.conftest import serve_from_source
+
+    env = {
+        **os.environ,
+        "MLE_MODEL_TAG": registered.tag,
+        "MLE_HEADER_TIMEOUT": "1",
+        "MLE_BODY_TIMEOUT": "1",
+    }
+    process, url = serve_from_source(env, tmp_path)
+    host, port = url.removeprefix("http://").split(":")
+    try:
+        started = time.monotonic()
+        dripping = []
+        for _ in range(50):
+            client = socket.create_connection((host, int(port)), timeout=10)
+            client.sendall(b"POST /classify HTTP/1.1\r\nHost: x\r\n")
+            dripping.append(client)
+        silent = socket.create_connection((host, int(port)), timeout=10)
+        answers: list[bytes] = []
+        for _ in range(12):  # a header line every 0.25 s would hold them open forever before
+            time.sleep(0.25)
+            for client in dripping:
+                with contextlib.suppress(OSError):  # the server may have cut it already
+                    client.sendall(b"X-Slow: 1\r\n")
+        for client in [*dripping, silent]:
+            try:
+                answers.append(client.recv(200))  # the 408, or b"" once closed
+            except ConnectionResetError:  # our late header line met the closed socket
+                answers.append(b"reset after close")
+            client.close()
+        # Before the fix each recv waited out its 10 s socket timeout: nothing was cut.
+        assert time.monotonic() - started < 15
+        assert answers[-1].startswith(b"HTTP/1.1 408")  # the one that never sent a byte
+        cut = [
+            a for a in answers if a.startswith(b"HTTP/1.1 408") or a in (b"", b"reset after close")
+        ]
+        assert len(cut) == len(answers), set(answers)
+
+        body = json.dumps(EXAMPLE_LISTING).encode()
+        slow = socket.create_connection((host, int(port)), timeout=10)
+        slow.sendall(
+            b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[:10]
+        )
+        reply = slow.recv(1000)
+        slow.close()
+        assert reply.startswith(b"HTTP/1.1 408") and b"did not arrive within 1 s" in reply
+
+        assert requests.post(f"{url}/classify", json=EXAMPLE_LISTING, timeout=10).ok
+    finally:
+        stop(process)
