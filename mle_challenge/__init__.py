@@ -20,3 +20,6 @@ __version__ = "0.1.0"
 
 CATEGORIES: tuple[str, ...] = ("Low", "Mid", "High", "Lux")
 """Price categories, cheapest first; their order is the order of the model's classes."""
+
+PRICE_BINS: tuple[float, ...] = (90.0, 180.0, 400.0)
+"""Nightly price (USD) inclusive upper bounds of Low, Mid and High; anything above is Lux."""

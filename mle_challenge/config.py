@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         description="Seconds a client has to send a request's body once its headers are in; "
         "then 408.",
     )
+    drain_grace: float = Field(
+        default=1.0,
+        ge=0,
+        description="On SIGTERM, seconds an idle kept-alive connection stays open so that a "
+        "request already on its way is answered (with Connection: close) rather than reset.",
+    )
     signing_key: SecretStr | None = Field(
         default=None,
         description="Shared secret that signs pushed manifests (HMAC-SHA256) and checks pulled "

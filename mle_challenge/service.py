@@ -15,8 +15,8 @@ import bentoml
 from fastapi import FastAPI, HTTPException
 from pydantic import Field, TypeAdapter
 
+from mle_challenge import PRICE_BINS
 from mle_challenge.config import get_settings
-from mle_challenge.data.clean import PRICE_BINS
 from mle_challenge.lifecycle.registry import model_categories
 from mle_challenge.model.predictor import Predictor
 from mle_challenge.model.schema import (
@@ -29,6 +29,7 @@ from mle_challenge.model.schema import (
 from mle_challenge.serving.guard import RequestGuard
 from mle_challenge.serving.openapi import PublishedDocs, published
 from mle_challenge.serving.runtime import (
+    drain_on_shutdown,
     enforce_header_timeout,
     fix_timeout_middleware_leak,
     served_model_tag,
@@ -44,6 +45,7 @@ Batch = Annotated[list[Listing], Field(min_length=1, max_length=MAX_BATCH)]  # t
 
 fix_timeout_middleware_leak()
 enforce_header_timeout(_settings.header_timeout)
+drain_on_shutdown(_settings.drain_grace)
 
 # The worker's model, for GET /model and the fast /classify route (one per worker process).
 _predictor: Predictor | None = None

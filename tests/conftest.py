@@ -130,13 +130,16 @@ def registered() -> Registered:
     return Registered(tag=tag, baseline_tag=baseline, rows=rows)
 
 
-def serve_from_source(env: dict[str, str], folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+def serve_from_source(
+    env: dict[str, str], folder: Path, workers: int = 1
+) -> tuple[subprocess.Popen[bytes], str]:
     """``bentoml serve`` of the service from source on a free loopback port, once ready."""
+    folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = folder / f"serve-{port}.log"
     command = [str(Path(sys.executable).parent / "bentoml"), "serve"]
     command += ["mle_challenge.service:PriceClassifier", "--host", "127.0.0.1", "--port", str(port)]
-    process = start(command, {**env, "MLE_SERVE_WORKERS": "1"}, log, cwd=ROOT)
+    process = start(command, {**env, "MLE_SERVE_WORKERS": str(workers)}, log, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, process, timeout=90)

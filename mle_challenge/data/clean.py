@@ -25,12 +25,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mle_challenge import CATEGORIES
+from mle_challenge import CATEGORIES, PRICE_BINS
 from mle_challenge.data.sources import read_csv_strings
 from mle_challenge.errors import DataValidationError
 
-# Inclusive upper bounds of Low, Mid and High; anything above the last is Lux.
-PRICE_BINS: tuple[float, ...] = (90.0, 180.0, 400.0)
 MIN_PRICE = 10.0
 
 # The notebook's amenity flags: column name in the clean table → text searched for in

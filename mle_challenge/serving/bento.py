@@ -8,6 +8,7 @@ and nothing else) and Python requirements pinned to the versions in this environ
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterable
@@ -127,7 +128,8 @@ def build_bento(model_tag: str | None = None, bentofile: Path = BENTOFILE) -> st
         "model": tag.replace(":", "-"),
         CONTENT_HASH_LABEL: store.read_card(tag)["content_hash"],  # verified just above
     }
-    with scoped_environ(MLE_MODEL_TAG=tag):
+    # BentoML refuses a dockerfile_template outside the working directory: build from the root.
+    with scoped_environ(MLE_MODEL_TAG=tag), contextlib.chdir(bentofile.parent):
         try:
             bento = bentoml.bentos.build(
                 **config, python=python, labels=labels, build_ctx=str(bentofile.parent)

@@ -6,6 +6,8 @@ starting a server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,3 +181,67 @@ def enforce_header_timeout(seconds: float) -> None:
     protocol.on_headers_complete = on_headers_complete
     protocol.connection_lost = connection_lost
     protocol._mle_patched = True
+
+
+def drain_on_shutdown(idle_grace: float) -> None:
+    """Shut down without resetting a client: refuse new connections, answer what is in flight.
+
+    With BentoML's process manager the listening socket belongs to the arbiter, which closes it
+    only after the workers have exited. uvicorn stops accepting at once, so connections the
+    kernel completes meanwhile wait in the backlog and are reset when the socket finally closes;
+    and it closes idle kept-alive connections at once, while their clients may be sending. Both
+    were measured: 10 to 13 resets per SIGTERM under 8 keep-alive clients. Patched here:
+    - the shared listening socket is shut for every process first, so a new connection is
+      refused outright (the client can retry elsewhere) rather than accepted and reset;
+    - an idle connection is kept for ``idle_grace`` seconds: a request arriving meanwhile is
+      answered with ``Connection: close``, as are requests already in flight.
+    """
+    import socket
+
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+        from uvicorn.server import Server
+    except ImportError:  # pragma: no cover - uvicorn without httptools keeps its behaviour
+        return
+    protocol: Any = HttpToolsProtocol
+    protocol._mle_idle_grace = idle_grace
+    if getattr(Server, "_mle_drains", False):
+        return
+    original_shutdown = Server.shutdown
+    connection_shutdown = protocol.shutdown
+    headers_complete = protocol.on_headers_complete
+
+    async def shutdown(self: Any, sockets: Any = None) -> None:
+        for server in self.servers:
+            for listening in server.sockets:
+                # shutdown() acts on the socket every process shares; a duplicate descriptor
+                # is enough to reach it, and closing the duplicate leaves the others alone.
+                shared = socket.socket(fileno=os.dup(listening.fileno()))
+                with contextlib.suppress(OSError):  # another worker was first
+                    shared.shutdown(socket.SHUT_RD)
+                shared.close()
+        await original_shutdown(self, sockets)
+
+    def connection_shutdown_later(self: Any) -> None:
+        self._mle_draining = True
+        if self.cycle is None or self.cycle.response_complete:
+            self._unset_keepalive_if_required()
+            self.loop.call_later(protocol._mle_idle_grace, _close_if_idle, self)
+        else:
+            connection_shutdown(self)
+
+    def on_headers_complete(self: Any) -> None:
+        headers_complete(self)
+        if getattr(self, "_mle_draining", False) and self.cycle is not None:
+            self.cycle.keep_alive = False  # the answer says Connection: close
+
+    Server.shutdown = shutdown  # type: ignore[method-assign]
+    Server._mle_drains = True  # type: ignore[attr-defined]
+    protocol.shutdown = connection_shutdown_later
+    protocol.on_headers_complete = on_headers_complete
+
+
+def _close_if_idle(connection: Any) -> None:
+    idle = connection.cycle is None or connection.cycle.response_complete
+    if idle and not connection.transport.is_closing():
+        connection.transport.close()

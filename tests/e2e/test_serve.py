@@ -235,3 +235,89 @@ def test_slow_clients_are_cut(registered: Any, tmp_path: Path) -> None:
         assert requests.post(f"{url}/classify", json=EXAMPLE_LISTING, timeout=10).ok
     finally:
         stop(process)
+
+
+def test_the_service_imports_only_what_the_bento_ships(registered: Any) -> None:
+    """Check that importing the service needs none of the training-side packages, which the
+    bento and the image do not carry (a stray import made the container fail to start)."""
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import builtins
+real = builtins.__import__
+absent = {"pyarrow", "luigi", "matplotlib", "s3fs", "numba"}
+def guarded(name, *args, **kwargs):
+    if name.split(".")[0] in absent:
+        raise ImportError(f"{name} is not in the bento")
+    return real(name, *args, **kwargs)
+builtins.__import__ = guarded
+import mle_challenge.service
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MLE_MODEL_TAG": registered.tag},
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _load_until_refused(url: str, seconds: float, counts: Any) -> None:
+    """One keep-alive client posting /classify until refused or ``seconds`` pass; each
+    outcome counted: ok, a status, refused (a clean no), or a reset (an unanswered request)."""
+    import http.client
+    import time
+
+    host, port = url.removeprefix("http://").split(":")
+    body = json.dumps(EXAMPLE_LISTING)
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            connection.request("POST", "/classify", body, {"Content-Type": "application/json"})
+            answer = connection.getresponse()
+            answer.read()
+        except ConnectionRefusedError:
+            counts["refused"] += 1
+            return
+        except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
+            counts["reset"] += 1
+            connection.close()
+            continue
+        counts["ok" if answer.status == 200 else f"status {answer.status}"] += 1
+        if answer.will_close:
+            connection.close()
+
+
+def test_sigterm_under_load_resets_nothing(registered: Any, tmp_path: Path) -> None:
+    """Check a graceful stop under 8 keep-alive clients, twice: every request is answered or
+    its connection refused outright; none is reset, none gets a 5xx."""
+    import collections
+    import os
+    import signal
+    import threading
+    import time
+
+    from tests.conftest import serve_from_source
+
+    for round_ in range(2):
+        env = {**os.environ, "MLE_MODEL_TAG": registered.tag}
+        process, url = serve_from_source(env, tmp_path / f"round-{round_}", workers=2)
+        counts: collections.Counter[str] = collections.Counter()
+        clients = [
+            threading.Thread(target=_load_until_refused, args=(url, 20.0, counts)) for _ in range(8)
+        ]
+        for client in clients:
+            client.start()
+        time.sleep(2.0)
+        process.send_signal(signal.SIGTERM)
+        for client in clients:
+            client.join()
+        assert process.wait(timeout=60) is not None
+        assert counts["ok"] > 100, counts
+        assert set(counts) <= {"ok", "refused"}, counts  # no reset, no 5xx
