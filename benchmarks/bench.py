@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from benchmarks.processes import free_port, start, stop, wait_ready
+from benchmarks.processes import free_port, start, start_postgres, stop, wait_ready
 
 
 @click.group()
@@ -194,8 +194,14 @@ def serve(listings: str, params: str, home: str, seconds: int, image: bool) -> N
 
     bentoml_bin = str(Path(sys.executable).parent / "bentoml")
     env = dict(os.environ)
-    targets = {
-        f"bento {bento_tag}": [bentoml_bin, "serve", bento_tag],
+    bento = [bentoml_bin, "serve", bento_tag]
+    postgres = start_postgres()
+    # The prediction log's cost: the same bento with the log off, in SQLite, in PostgreSQL.
+    logs = {"log off": "off", "log SQLite": f"sqlite:///{root / 'predictions.sqlite'}"}
+    if postgres is not None:
+        logs["log PostgreSQL"] = postgres.url
+    targets: dict[str, list[str]] = {f"bento, {name}": bento for name in logs}
+    targets |= {
         "data scientists' RF": [bentoml_bin, "serve", "mle_challenge.service:PriceClassifier"],
         "bare Starlette floor": [
             sys.executable,
@@ -217,6 +223,7 @@ def serve(listings: str, params: str, home: str, seconds: int, image: bool) -> N
         run_env = env | {
             "MLE_MODEL_TAG": baseline if "RF" in name else ours,
             "MLE_FLOOR_CATEGORIES": json.dumps(model_categories(ours)),
+            "MLE_PREDICTION_LOG": next((v for k, v in logs.items() if name.endswith(k)), "off"),
         }
         process = start(
             [*command, "--host", "127.0.0.1", "--port", str(port)],
@@ -234,11 +241,13 @@ def serve(listings: str, params: str, home: str, seconds: int, image: bool) -> N
             }
             if "floor" not in name:
                 figures["rss"] = _worker_rss_mb(process)
-            if name.startswith("bento"):
+            if name == "bento, log off":
                 figures["same answers"] = _same_answers(url, ours, bodies, sample)
             results[name] = figures
         finally:
             stop(process)
+    if postgres is not None:
+        postgres.remove()
 
     import bentoml
 
@@ -255,11 +264,22 @@ def serve(listings: str, params: str, home: str, seconds: int, image: bool) -> N
             f"{name:<46} {f['c1']['rps']:>9.0f} {f['c1']['p50']:>7.2f} {f['c1']['p99']:>7.2f}"
             f" {f['c8']['rps']:>9.0f} {f['c8']['p50']:>7.2f} {f['c8']['p99']:>7.2f} {rss:>14}"
         )
-    ours_result = results[f"bento {bento_tag}"]
+    ours_result = results["bento, log off"]
     floor = results["bare Starlette floor"]
+    click.echo(f"\nbento: {bento_tag}")
     click.echo(
-        f"\nbento / floor at c=8: {ours_result['c8']['rps'] / floor['c8']['rps']:.2f} (goal: 0.50)"
+        f"bento / floor at c=8: {ours_result['c8']['rps'] / floor['c8']['rps']:.2f} (goal: 0.50)"
     )
+    for name in logs:
+        if name != "log off":
+            logged = results[f"bento, {name}"]["c8"]
+            click.echo(
+                f"{name} at c=8: {logged['rps']:.0f} req/s, "
+                f"{logged['rps'] / ours_result['c8']['rps']:.2f} of the log off, "
+                f"p99 {logged['p99']:.1f} ms (goals: 2,000 req/s, 0.85, 25 ms)"
+            )
+    if postgres is None:
+        click.echo("log PostgreSQL: not measured (Debian's postgresql is not installed)")
     click.echo(f"answers identical to the model's predict: {ours_result['same answers']}")
     click.echo(
         f"bento size: {_dir_mb(Path(bento.path)):.1f} MB + model {_dir_mb(Path(model.path)):.1f} MB"

@@ -3,11 +3,14 @@ group, a readiness wait that notices an early exit, and a stop that takes the ch
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -57,3 +60,61 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+@dataclass
+class Postgres:
+    """A throwaway PostgreSQL cluster on a loopback port, run as the `postgres` user."""
+
+    bindir: Path
+    data: Path
+    port: int
+    user: str | None  # who runs the server (PostgreSQL refuses root)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://mle@127.0.0.1:{self.port}/postgres"
+
+    def _ctl(self, *args: str) -> None:
+        command = [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-w", *args]
+        subprocess.run(command, user=self.user, check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1"
+        self._ctl("-o", options, "-l", str(self.data / "server.log"), "start")
+
+    def stop(self) -> None:
+        self._ctl("-m", "fast", "stop")
+
+    def remove(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.data.parent, ignore_errors=True)
+
+
+def start_postgres() -> Postgres | None:
+    """A throwaway cluster of Debian's PostgreSQL on a free loopback port, run as the
+    `postgres` user when we are root (it refuses root); None when it is not installed."""
+    import pwd
+    import tempfile
+
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        return None
+    bindir = found[-1].parent
+    user = "postgres" if os.geteuid() == 0 else None
+    folder = Path(tempfile.mkdtemp(prefix="mle-pg-"))
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+    data = folder / "data"
+    subprocess.run(
+        [str(bindir / "initdb"), "-D", str(data), "-U", "mle", "--auth=trust"],
+        user=user,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    server = Postgres(bindir, data, free_port(), user)
+    server.start()
+    return server

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         description="On SIGTERM, seconds an idle kept-alive connection stays open so that a "
         "request already on its way is answered (with Connection: close) rather than reset.",
     )
+    prediction_log: str = Field(
+        default="default",
+        description="Where the service logs every answer: a database URL (sqlite:///path, "
+        "postgresql://user:password@host/db), default (SQLite beside the model store) or off.",
+    )
     signing_key: SecretStr | None = Field(
         default=None,
         description="Shared secret that signs pushed manifests (HMAC-SHA256) and checks pulled "

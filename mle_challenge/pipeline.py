@@ -23,7 +23,7 @@ import luigi
 import luigi.configuration
 from luigi.execution_summary import LuigiStatusCode
 
-from mle_challenge.data.sources import is_remote, storage_options
+from mle_challenge.data.sources import file_sha256
 
 # The `luigi` command reads [retcode] from its config; ship ours with the package so that
 # `luigi --module mle_challenge.pipeline` exits non-zero when a task fails.
@@ -47,25 +47,6 @@ def code_version(*modules: str) -> str:
         assert spec is not None and spec.origin is not None, name
         digest.update(Path(spec.origin).read_bytes())
     return digest.hexdigest()[:16]
-
-
-def content_hash(source: str) -> str:
-    """sha256 of the listings file's bytes, streamed (local path, HTTP or S3)."""
-    import fsspec
-
-    from mle_challenge.errors import SourceError
-
-    digest = hashlib.sha256()
-    try:
-        with fsspec.open(source, "rb", **(storage_options(source) or {})) as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
-    except FileNotFoundError as exc:
-        raise SourceError(f"listings file not found: {source}. Check the path or URL.") from exc
-    except Exception as exc:
-        hint = "check the URL and credentials" if is_remote(source) else "check the path"
-        raise SourceError(f"cannot read {source}: {exc}; {hint}.") from exc
-    return digest.hexdigest()
 
 
 class _Stage(luigi.Task):
@@ -433,7 +414,7 @@ class TrainingPipeline(luigi.WrapperTask):
         values: dict[str, Any] = {
             "root": self.root,
             "listings": self.listings,
-            "data_hash": content_hash(str(self.listings)),
+            "data_hash": file_sha256(str(self.listings)),
             "split": p.split.model_dump(),
             "candidates": {
                 k: v.model_dump(exclude_none=True) for k, v in p.train.candidates.items()

@@ -26,8 +26,10 @@ from mle_challenge.model.schema import (
     answers_for,
     listing_model,
 )
+from mle_challenge.monitoring.log import PredictionLog
 from mle_challenge.serving.guard import RequestGuard
 from mle_challenge.serving.openapi import PublishedDocs, published
+from mle_challenge.serving.recording import open_log, record_answers
 from mle_challenge.serving.runtime import (
     drain_on_shutdown,
     enforce_header_timeout,
@@ -47,8 +49,21 @@ fix_timeout_middleware_leak()
 enforce_header_timeout(_settings.header_timeout)
 drain_on_shutdown(_settings.drain_grace)
 
-# The worker's model, for GET /model and the fast /classify route (one per worker process).
+# The worker's model, for GET /model and the fast /classify route (one per worker process),
+# and its prediction log.
 _predictor: Predictor | None = None
+_log: PredictionLog | None = None
+_LOG_ROWS = bentoml.metrics.Counter(
+    name="mle_prediction_log_rows",
+    documentation="Rows handed to the prediction log, by what became of them: written, "
+    "spilled (database unreachable), replayed (from the spill), dropped (should stay 0).",
+    labelnames=["event"],
+)
+_REFUSED = bentoml.metrics.Counter(
+    name="mle_refused_requests",
+    documentation="Requests refused before the model saw them, by status and reason.",
+    labelnames=["status", "reason"],
+)
 
 
 _model_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
@@ -76,9 +91,18 @@ class PriceClassifier:
     model_ref = bentoml.models.BentoModel(MODEL_TAG)
 
     def __init__(self) -> None:
-        global _predictor
+        global _predictor, _log
         self.predictor = Predictor.load(self.model_ref)
-        _predictor = self.predictor
+        self.log = open_log(_settings.prediction_log)
+        if self.log is not None:
+            self.log.counts.observers.append(_count_log_rows)
+        _predictor, _log = self.predictor, self.log
+
+    @bentoml.on_shutdown
+    def close_log(self) -> None:
+        """Write what is still queued before the worker exits (a graceful stop loses nothing)."""
+        if self.log is not None:
+            self.log.close()
 
     def __is_ready__(self) -> bool:
         return getattr(self, "predictor", None) is not None
@@ -87,7 +111,9 @@ class PriceClassifier:
     async def classify(self, listing: Listing, /) -> Classification:  # type: ignore[valid-type]
         """Classify one listing. Unknown fields, values outside NYC and categories the model
         was not trained on are refused with a 400 naming the field."""
-        return answers_for(self.predictor, [listing])[0]
+        answers = answers_for(self.predictor, [listing])
+        record_answers(self.log, "/classify", [listing], answers)
+        return answers[0]
 
     @bentoml.api(route="/classify_batch")
     def classify_batch(
@@ -97,12 +123,25 @@ class PriceClassifier:
     ) -> list[Classification]:
         """Classify up to ``MLE_MAX_BATCH`` (default 1000) listings; answers keep their order.
         An invalid listing fails the whole call with a 400 naming its index and field."""
-        return answers_for(self.predictor, listings)
+        answers = answers_for(self.predictor, listings)
+        record_answers(self.log, "/classify_batch", listings, answers)
+        return answers
 
 
 def _classify_json(listing: Any) -> bytes:
     assert _predictor is not None  # the guard only runs once the service has started
-    return answers_for(_predictor, [listing])[0].model_dump_json().encode()
+    answers = answers_for(_predictor, [listing])
+    record_answers(_log, "/classify", [listing], answers)
+    return answers[0].model_dump_json().encode()
+
+
+def _count_log_rows(event: str, rows: int) -> None:
+    if event != "failures":
+        _LOG_ROWS.labels(event=event).inc(rows)
+
+
+def _count_refusal(status: int, reason: str) -> None:
+    _REFUSED.labels(status=str(status), reason=reason).inc()
 
 
 def published_document() -> dict[str, Any]:
@@ -125,4 +164,5 @@ PriceClassifier.add_asgi_middleware(  # type: ignore[attr-defined]
     answers={"/classify": _classify_json} if _settings.fast_classify else None,
     max_bytes=_settings.max_body_bytes,
     body_timeout=_settings.body_timeout,
+    on_refuse=_count_refusal,
 )

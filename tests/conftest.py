@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from benchmarks.processes import free_port, start, stop, wait_ready
+from benchmarks.processes import Postgres, free_port, start, start_postgres, stop, wait_ready
 
 NYC = "nyc-2021-12"
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,3 +169,15 @@ def service_module(registered: Registered) -> Any:
 
     assert registered.tag == service.MODEL_TAG
     return service
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """PostgreSQL from Debian's package, in a temporary folder; stopped at the end."""
+    server = start_postgres()
+    if server is None:
+        pytest.skip("PostgreSQL is not installed (.ci/run installs Debian's postgresql)")
+    try:
+        yield server
+    finally:
+        server.remove()

@@ -44,6 +44,7 @@ class BatchReport:
     output: str = ""
     rejects: str = ""
     seconds: float = 0.0  # from the model loaded to the output complete
+    logged: str = ""  # whether the run went into the prediction log
 
     def add_rejects(self, reasons: pd.Series, ids: pd.Series) -> None:
         for reason, group in ids.groupby(reasons):
@@ -67,6 +68,8 @@ class BatchReport:
         lines.append(f"wrote {self.output}")
         if self.rejected:
             lines.append(f"rejects (with their reason) in {self.rejects}")
+        if self.logged:
+            lines.append(self.logged)
         return "\n".join(lines)
 
 
@@ -415,4 +418,31 @@ def predict_file(
         raise
     report.categories = Counter({k: v for k, v in report.categories.items() if v})
     report.seconds = time.perf_counter() - started
+    report.logged = _record_run(source, report)
     return report
+
+
+def _record_run(source: str, report: BatchReport) -> str:
+    """Add the run to the prediction log; what happened, for the report's last line."""
+    from mle_challenge.config import get_settings
+    from mle_challenge.data.sources import file_sha256
+    from mle_challenge.lifecycle.store import state_dir
+    from mle_challenge.monitoring.log import LogError, record_batch_run, resolve_url
+
+    url = resolve_url(get_settings().prediction_log, state_dir())
+    if url is None:
+        return "not logged (MLE_PREDICTION_LOG=off)"
+    try:
+        record_batch_run(
+            url,
+            input=source,
+            input_sha256=file_sha256(source),
+            output=report.output,
+            model=report.model,
+            rows=report.rows_read,
+            predicted=report.rows_predicted,
+            refused=sum(report.rejected.values()),
+        )
+    except LogError as exc:  # the predictions are written either way: say so, don't fail
+        return f"NOT recorded in the prediction log: {exc}"
+    return "run recorded in the prediction log"

@@ -42,6 +42,25 @@ MAX_HEADER_BYTES = 1 << 20
 MAX_COLUMNS = 5_000
 
 
+def file_sha256(source: str) -> str:
+    """sha256 of the file's bytes, streamed (local path, HTTP or S3)."""
+    import hashlib
+
+    import fsspec
+
+    digest = hashlib.sha256()
+    try:
+        with fsspec.open(source, "rb", **(storage_options(source) or {})) as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError as exc:
+        raise SourceError(f"listings file not found: {source}. Check the path or URL.") from exc
+    except Exception as exc:
+        hint = "check the URL and credentials" if is_remote(source) else "check the path"
+        raise SourceError(f"cannot read {source}: {exc}; {hint}.") from exc
+    return digest.hexdigest()
+
+
 def read_csv_strings(source: str, columns: Callable[[str], bool] | None = None) -> pd.DataFrame:
     """Read a CSV (optionally gzipped, by extension) with every cell as a string.
 

@@ -4,6 +4,7 @@
 before BentoML reads them; ``bento`` builds a bento for one exact model; ``container`` builds
 its image; ``client`` calls a running service.
 
-May import: ``mle_challenge.batch``, ``mle_challenge.lifecycle``, ``mle_challenge.model``,
-``mle_challenge.data`` and the shared modules. The service itself is ``mle_challenge.service``.
+May import: ``mle_challenge.batch``, ``mle_challenge.monitoring``, ``mle_challenge.lifecycle``,
+``mle_challenge.model``, ``mle_challenge.data`` and the shared modules. The service itself is
+``mle_challenge.service``.
 """

@@ -79,8 +79,10 @@ class RequestGuard:
         max_bytes: int,
         answers: dict[str, Callable[[Any], bytes]] | None = None,
         body_timeout: float = 30.0,
+        on_refuse: Callable[[int, str], None] | None = None,
     ) -> None:
         self.app = app
+        self.on_refuse = on_refuse
         self.schemas = schemas
         self.max_bytes = max_bytes
         self.body_timeout = body_timeout
@@ -94,12 +96,11 @@ class RequestGuard:
         media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if media_type != b"application/json":
             shown = media_type.decode("latin-1") or "none"
-            return await self._refuse(
-                send, 415, f"Content-Type must be application/json (got {shown})."
-            )
+            wrong = f"Content-Type must be application/json (got {shown})."
+            return await self._refuse(send, 415, "content_type", {"error": wrong})
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._refuse(send, 413, self._too_large())
+            return await self._refuse(send, 413, "too_large", self._too_large())
         chunks: list[bytes] = []
         size = 0
         deadline = asyncio.get_running_loop().time() + self.body_timeout
@@ -109,15 +110,14 @@ class RequestGuard:
                     receive(), deadline - asyncio.get_running_loop().time()
                 )
             except TimeoutError:
-                return await self._refuse(
-                    send, 408, f"the request body did not arrive within {self.body_timeout:g} s."
-                )
+                late = f"the request body did not arrive within {self.body_timeout:g} s."
+                return await self._refuse(send, 408, "slow_body", {"error": late})
             if message["type"] == "http.disconnect":
                 return None
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                return await self._refuse(send, 413, self._too_large())
+                return await self._refuse(send, 413, "too_large", self._too_large())
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
@@ -125,10 +125,10 @@ class RequestGuard:
         try:
             value = schema.validate_json(body or b"null")
         except ValidationError as exc:
-            return await self._send_json(send, 400, validation_error(exc))
+            return await self._refuse(send, 400, "invalid", validation_error(exc))
         repeated = duplicate_keys(body)
         if repeated:
-            return await self._send_json(send, 400, duplicate_error(repeated))
+            return await self._refuse(send, 400, "duplicate_key", duplicate_error(repeated))
         answer = self.answers.get(scope["path"])
         if answer is not None:
             return await self._send_bytes(send, 200, answer(value))
@@ -143,16 +143,14 @@ class RequestGuard:
 
         return await self.app(scope, replay, send)
 
-    def _too_large(self) -> str:
-        return f"request body is larger than {self.max_bytes} bytes: send fewer listings per call."
+    def _too_large(self) -> dict[str, Any]:
+        size = f"request body is larger than {self.max_bytes} bytes: send fewer listings per call."
+        return {"error": size}
 
-    @classmethod
-    async def _refuse(cls, send: Any, status: int, message: str) -> None:
-        await cls._send_json(send, status, {"error": message})
-
-    @classmethod
-    async def _send_json(cls, send: Any, status: int, payload: dict[str, Any]) -> None:
-        await cls._send_bytes(send, status, json.dumps(payload).encode())
+    async def _refuse(self, send: Any, status: int, reason: str, body: dict[str, Any]) -> None:
+        if self.on_refuse is not None:
+            self.on_refuse(status, reason)
+        await self._send_bytes(send, status, json.dumps(body).encode())
 
     @staticmethod
     async def _send_bytes(send: Any, status: int, body: bytes) -> None:

@@ -17,11 +17,12 @@ RANKS = {
     "mle_challenge.data": 1,
     "mle_challenge.model": 2,
     "mle_challenge.lifecycle": 3,
-    "mle_challenge.batch": 4,
-    "mle_challenge.serving": 5,
-    "mle_challenge.pipeline": 6,
-    "mle_challenge.service": 6,
-    "mle_challenge.cli": 7,
+    "mle_challenge.monitoring": 4,
+    "mle_challenge.batch": 5,
+    "mle_challenge.serving": 6,
+    "mle_challenge.pipeline": 7,
+    "mle_challenge.service": 7,
+    "mle_challenge.cli": 8,
 }
 
 
@@ -75,7 +76,7 @@ def test_the_parts_are_folders() -> None:
     """Check that the parts are subpackages and only the fronts and shared modules sit on top."""
     top = {p.stem for p in PACKAGE.glob("*.py")}
     assert top == {"__init__", "config", "errors", "pipeline", "service", "cli"}
-    for part in ("data", "model", "lifecycle", "batch", "serving"):
+    for part in ("data", "model", "lifecycle", "monitoring", "batch", "serving"):
         doc = ast.get_docstring(ast.parse((PACKAGE / part / "__init__.py").read_text()))
         assert doc and "May import" in doc, f"{part}/__init__.py must say what it may import"
 

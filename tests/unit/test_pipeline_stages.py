@@ -10,12 +10,13 @@ import pytest
 
 from mle_challenge import CATEGORIES
 from mle_challenge.config import load_params
+from mle_challenge.data.sources import file_sha256 as content_hash
 from mle_challenge.data.split import split_ids
 from mle_challenge.errors import ConfigError
 from mle_challenge.model.evaluate import classification_metrics
 from mle_challenge.model.features import API_FEATURES, ListingFeatures, to_model_input
 from mle_challenge.model.train import build_candidate
-from mle_challenge.pipeline import code_version, content_hash, fingerprint
+from mle_challenge.pipeline import code_version, fingerprint
 
 pytestmark = pytest.mark.unit
 

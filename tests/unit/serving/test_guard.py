@@ -101,3 +101,30 @@ def test_duplicate_keys_get_400_naming_the_key(client: TestClient, body: str, ke
     assert answer.json()["detail"] == [
         {"loc": [key], "msg": "sent more than once: send each field once", "type": "duplicate_key"}
     ]
+
+
+def test_refusals_are_counted_by_status_and_reason() -> None:
+    """Check that each refusal reaches the counter hook with its status and reason."""
+    seen: list[tuple[int, str]] = []
+    app = Starlette(routes=[Route("/classify", _echo, methods=["POST"])])
+    guarded = RequestGuard(
+        app,
+        schemas={"/classify": TypeAdapter(Listing)},
+        max_bytes=2048,
+        on_refuse=lambda status, reason: seen.append((status, reason)),
+    )
+    client = TestClient(guarded)
+    json_type = {"content-type": "application/json"}
+    client.post("/classify", content="{}", headers={"content-type": "text/plain"})
+    client.post("/classify", content="{", headers=json_type)
+    client.post("/classify", content="[" + " " * 3000 + "]", headers=json_type)
+    client.post(
+        "/classify", content='{"id": 1, ' + json.dumps(EXAMPLE_LISTING)[1:], headers=json_type
+    )
+    client.post("/classify", content=json.dumps(EXAMPLE_LISTING), headers=json_type)
+    assert seen == [
+        (415, "content_type"),
+        (400, "invalid"),
+        (413, "too_large"),
+        (400, "duplicate_key"),
+    ]

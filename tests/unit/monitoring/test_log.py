@@ -1,0 +1,151 @@
+"""The prediction log's writer: batches, spills while the database is away, replays, and
+never blocks or loses a row silently."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mle_challenge.model.schema import EXAMPLE_LISTING
+from mle_challenge.monitoring.log import (
+    Answered,
+    LogError,
+    PredictionLog,
+    connect,
+    read_predictions,
+    record_batch_run,
+    resolve_url,
+)
+
+pytestmark = pytest.mark.unit
+
+
+def _answer(i: int) -> Answered:
+    return Answered(
+        logged_at=time.time(),
+        request_id=f"r{i // 3}",
+        endpoint="/classify",
+        model="price_classifier:test",
+        listing=EXAMPLE_LISTING | {"id": i, "beds": None},
+        category="High",
+        probabilities=[0.1, 0.2, 0.6, 0.1],
+    )
+
+
+def test_rows_are_written_with_every_field(tmp_path: Path) -> None:
+    """Check that recorded answers land in the table as sent: inputs, answer, probabilities."""
+    url = f"sqlite:///{tmp_path / 'log.sqlite'}"
+    log = PredictionLog(url, tmp_path / "spill")
+    for i in range(1200):
+        log.record(_answer(i))
+    log.close()
+    rows = read_predictions(url)
+    assert len(rows) == 1200 and log.counts.written == 1200
+    first = rows.iloc[0]
+    assert first["listing_id"] == 0 and first["room_type"] == "Entire home/apt"
+    assert first["beds"] is None or first["beds"] != first["beds"]  # NULL as sent
+    assert first["tv"] == 1 and first["latitude"] == EXAMPLE_LISTING["latitude"]
+    assert (first["price_category"], first["p_high"]) == ("High", 0.6)
+    assert str(rows["logged_at"].dt.tz) == "UTC" or rows["logged_at"].notna().all()
+
+
+def test_rows_spill_while_the_database_is_away_and_are_replayed(tmp_path: Path) -> None:
+    """Check that nothing is lost while the database cannot be reached: rows go to the spill
+    file, and once it answers they are inserted and the file removed."""
+    folder = tmp_path / "not-yet"
+    url = f"sqlite:///{folder / 'log.sqlite'}"
+    log = PredictionLog(url, tmp_path / "spill", retry_seconds=0.2)
+    for i in range(300):
+        log.record(_answer(i))
+    log.flush()
+    assert log.counts.spilled == 300 and log.counts.written == 0
+    assert list((tmp_path / "spill").glob("*.jsonl"))
+    folder.mkdir()  # the database comes back
+    for i in range(300, 350):
+        log.record(_answer(i))
+    deadline = time.monotonic() + 10
+    while log.counts.replayed < 300 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log.close()
+    # Rows recorded before the retry spilled too: all that spilled was replayed.
+    assert log.counts.replayed == log.counts.spilled >= 300 and log.counts.dropped == 0
+    assert log.counts.written + log.counts.replayed == 350
+    ids = sorted(read_predictions(url)["listing_id"])
+    assert ids == list(range(350))
+    assert not list((tmp_path / "spill").glob("*.jsonl"))
+
+
+def test_a_dead_workers_spill_is_replayed_by_the_next(tmp_path: Path) -> None:
+    """Check that rows spilled by a process that then died are inserted by the next writer."""
+    url = f"sqlite:///{tmp_path / 'log.sqlite'}"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    row = json.dumps(
+        {
+            **{k: v for k, v in EXAMPLE_LISTING.items() if k != "id"},
+            "listing_id": 7, "logged_at": "2026-01-01T00:00:00+00:00", "request_id": "x",
+            "endpoint": "/classify", "model": "m", "price_category": "Low",
+            "p_low": 1.0, "p_mid": 0.0, "p_high": 0.0, "p_lux": 0.0,
+        }
+    )  # fmt: skip
+    (spill / f"predictions-{dead}.jsonl").write_text(row + "\n")
+    log = PredictionLog(url, spill)
+    log.record(_answer(1))
+    log.close()
+    assert sorted(read_predictions(url)["listing_id"]) == [1, 7]
+    assert log.counts.replayed == 1
+
+
+def test_a_full_queue_drops_and_counts_instead_of_blocking(tmp_path: Path) -> None:
+    """Check that record() never blocks: past the bound, rows are dropped and counted."""
+    url = f"sqlite:///{tmp_path / 'log.sqlite'}"
+    log = PredictionLog(url, tmp_path / "spill", max_rows=10, interval=5.0)
+    started = time.monotonic()
+    for i in range(5000):
+        log.record(_answer(i))
+    assert time.monotonic() - started < 2
+    log.close()
+    assert log.counts.dropped > 0
+    assert log.counts.written + log.counts.dropped == 5000
+
+
+def test_schema_versions_and_bad_urls_are_clear_errors(tmp_path: Path) -> None:
+    """Check that a log from a newer version and a malformed URL are refused with the fix."""
+    url = f"sqlite:///{tmp_path / 'log.sqlite'}"
+    engine = connect(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE mle_log_meta SET value = '99' WHERE key = 'schema'")
+    engine.dispose()
+    with pytest.raises(LogError, match="newer than this toolkit"):
+        connect(url)
+    with pytest.raises(LogError, match="not a database URL"):
+        PredictionLog("not a url at all", tmp_path / "spill")
+    assert resolve_url("off", tmp_path) is None
+    assert resolve_url("default", tmp_path) == f"sqlite:///{tmp_path / 'predictions.sqlite'}"
+    assert resolve_url("postgresql://u@h/db", tmp_path) == "postgresql+psycopg://u@h/db"
+
+
+def test_batch_runs_are_recorded(tmp_path: Path) -> None:
+    """Check that a batch run's row holds its input, hash, output, model and counts."""
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'log.sqlite'}"
+    record_batch_run(url, input="in.csv", input_sha256="0" * 64, output="out.csv",
+                     model="m:1", rows=10, predicted=9, refused=1)  # fmt: skip
+    engine = connect(url)
+    with engine.connect() as connection:
+        row = connection.execute(sa.text("SELECT input, rows, refused FROM mle_batch_runs")).one()
+    engine.dispose()
+    assert tuple(row) == ("in.csv", 10, 1)
+    unreachable = f"sqlite:///{tmp_path / 'missing' / 'log.sqlite'}"
+    with pytest.raises(LogError, match="cannot use the prediction log"):
+        record_batch_run(unreachable, input="i", input_sha256="0" * 64, output="o", model="m",
+                         rows=1, predicted=1, refused=0)  # fmt: skip
+    assert (tmp_path / "log.sqlite").exists()
