@@ -36,8 +36,11 @@ SERVING_PACKAGES = (
     "pandas",
     "pydantic",
     "pydantic-settings",
+    "psycopg",  # the prediction log in PostgreSQL
+    "psycopg-binary",
     "pyyaml",
     "scikit-learn",
+    "sqlalchemy",  # the prediction log
     "uvloop",
 )
 
