@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from mle_challenge.config import get_settings
 from mle_challenge.errors import BuildError, RegistryError
 from mle_challenge.lifecycle.registry import resolve_tag
 from mle_challenge.serving.runtime import CONTENT_HASH_LABEL
@@ -132,6 +133,9 @@ def build_bento(model_tag: str | None = None, bentofile: Path = BENTOFILE) -> st
         CONTENT_HASH_LABEL: store.read_card(tag)["content_hash"],  # verified just above
     }
     # BentoML refuses a dockerfile_template outside the working directory: build from the root.
+    # The settings are read once per process: read them again under this MLE_MODEL_TAG, here
+    # and after, or an earlier read decides which model the bento gets.
+    get_settings.cache_clear()
     with scoped_environ(MLE_MODEL_TAG=tag), contextlib.chdir(bentofile.parent):
         try:
             bento = bentoml.bentos.build(
@@ -139,6 +143,8 @@ def build_bento(model_tag: str | None = None, bentofile: Path = BENTOFILE) -> st
             )
         except bentoml.exceptions.BentoMLException as exc:
             raise BuildError(f"bentoml build failed: {exc}") from exc
+        finally:
+            get_settings.cache_clear()
     models = sorted({str(m.tag) for m in bento.info.all_models})
     if models != [tag]:
         bentoml.bentos.delete(str(bento.tag))
