@@ -181,7 +181,8 @@ def verified(tag: str, expected: str | None = None) -> str:
 # --- staging and publishing ---
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs: the owner of a staging or spill file named by it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -199,7 +200,7 @@ def staging() -> Iterator[Path]:
     root.mkdir(parents=True, exist_ok=True)
     for entry in root.iterdir():
         owner = entry.name.split("-", 1)[0]
-        if owner.isdigit() and not _alive(int(owner)):
+        if owner.isdigit() and not pid_alive(int(owner)):
             shutil.rmtree(entry, ignore_errors=True)
     folder = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
     try:

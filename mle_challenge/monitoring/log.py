@@ -29,6 +29,7 @@ from typing import Any
 
 from mle_challenge import CATEGORIES
 from mle_challenge.errors import MleError
+from mle_challenge.lifecycle.store import pid_alive
 from mle_challenge.model.features import API_FEATURES
 
 SCHEMA_VERSION = 1
@@ -228,8 +229,8 @@ class PredictionLog:
         spill_dir: Path,
         *,
         max_rows: int = 100_000,
-        batch_rows: int = 500,
-        interval: float = 0.2,
+        batch_rows: int = 2000,
+        interval: float = 0.25,
         retry_seconds: float = 2.0,
     ) -> None:
         from sqlalchemy.engine import make_url
@@ -245,7 +246,7 @@ class PredictionLog:
         self.spill_dir = spill_dir
         self.spill_dir.mkdir(parents=True, exist_ok=True)
         self.counts = Counts()
-        self._queue: queue.Queue[Answered | None] = queue.Queue(maxsize=max_rows)
+        self._queue: queue.Queue[Answered] = queue.Queue(maxsize=max_rows)
         self._batch_rows = batch_rows
         self._interval = interval
         self._retry_seconds = retry_seconds
@@ -253,6 +254,7 @@ class PredictionLog:
         self._table: Any = None
         self._retry_at = 0.0
         self._spill = spill_dir / f"{_SPILL_PREFIX}{os.getpid()}.jsonl"
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._thread.start()
 
@@ -271,7 +273,7 @@ class PredictionLog:
 
     def close(self, timeout: float = 30.0) -> None:
         """Write (or spill) everything recorded so far, then stop the writer."""
-        self._queue.put(None)
+        self._stop.set()
         self._thread.join(timeout)
         if self._engine is not None:
             self._engine.dispose()
@@ -279,28 +281,26 @@ class PredictionLog:
     # --- the writer thread ---
 
     def _run(self) -> None:
+        # The writer wakes on a clock, not on each row: woken per row it wrote one-row
+        # transactions and took the GIL from the request path, costing a quarter of the
+        # throughput at c=8 (measured with make bench-serve).
+        while True:
+            stopping = self._stop.wait(self._interval)
+            batch = self._drain()
+            for start in range(0, max(len(batch), 1), self._batch_rows):
+                self._write(batch[start : start + self._batch_rows])
+            for _ in batch:
+                self._queue.task_done()
+            if stopping:
+                return
+
+    def _drain(self) -> list[Answered]:
+        batch: list[Answered] = []
         while True:
             try:
-                item = self._queue.get(timeout=self._interval)
+                batch.append(self._queue.get_nowait())
             except queue.Empty:
-                self._write([])  # a chance to replay spilled rows once the database is back
-                continue
-            batch: list[Answered] = [] if item is None else [item]
-            stop = item is None
-            while not stop and len(batch) < self._batch_rows:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                else:
-                    batch.append(item)
-            self._write(batch)
-            for _ in range(len(batch) + stop):
-                self._queue.task_done()
-            if stop:
-                return
+                return batch
 
     def _write(self, batch: list[Answered]) -> None:
         rows = [_row(answer) for answer in batch]
@@ -376,18 +376,8 @@ _SPILL_PREFIX = "predictions-"
 def _claimable(folder: Path, own: Path) -> Iterator[Path]:
     for path in sorted(folder.glob(f"{_SPILL_PREFIX}*.jsonl")):
         owner = path.stem.removeprefix(_SPILL_PREFIX)
-        if path == own or (owner.isdigit() and not _alive(int(owner))):
+        if path == own or (owner.isdigit() and not pid_alive(int(owner))):
             yield path
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _iso(value: Any) -> str:
