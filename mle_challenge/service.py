@@ -53,17 +53,27 @@ drain_on_shutdown(_settings.drain_grace)
 # and its prediction log.
 _predictor: Predictor | None = None
 _log: PredictionLog | None = None
-_LOG_ROWS = bentoml.metrics.Counter(
-    name="mle_prediction_log_rows",
-    documentation="Rows handed to the prediction log, by what became of them: written, "
-    "spilled (database unreachable), replayed (from the spill), dropped (should stay 0).",
-    labelnames=["event"],
-)
-_REFUSED = bentoml.metrics.Counter(
-    name="mle_refused_requests",
-    documentation="Requests refused before the model saw them, by status and reason.",
-    labelnames=["status", "reason"],
-)
+_counters: dict[str, Any] = {}
+
+
+def _counter(name: str) -> Any:
+    """The worker's own Prometheus counters, made on first use: prometheus_client has to be
+    imported after BentoML has set up its multiprocess mode in the worker."""
+    if not _counters:
+        from prometheus_client import Counter
+
+        _counters["log"] = Counter(
+            "mle_prediction_log_rows",
+            "Rows handed to the prediction log, by what became of them: written, spilled "
+            "(database unreachable), replayed (from the spill), dropped (should stay 0).",
+            ["event"],
+        )
+        _counters["refused"] = Counter(
+            "mle_refused_requests",
+            "Requests refused before the model saw them, by status and reason.",
+            ["status", "reason"],
+        )
+    return _counters[name]
 
 
 _model_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
@@ -137,11 +147,11 @@ def _classify_json(listing: Any) -> bytes:
 
 def _count_log_rows(event: str, rows: int) -> None:
     if event != "failures":
-        _LOG_ROWS.labels(event=event).inc(rows)
+        _counter("log").labels(event=event).inc(rows)
 
 
 def _count_refusal(status: int, reason: str) -> None:
-    _REFUSED.labels(status=str(status), reason=reason).inc()
+    _counter("refused").labels(status=str(status), reason=reason).inc()
 
 
 def published_document() -> dict[str, Any]:
