@@ -12,7 +12,14 @@ from typing import Any
 
 from mle_challenge import CATEGORIES, __version__
 from mle_challenge.errors import RegistryError
-from mle_challenge.lifecycle.store import bentoml_home, bentoml_store_at, publish, scan, staging
+from mle_challenge.lifecycle.store import (
+    bentoml_home,
+    bentoml_store_at,
+    first_intact,
+    publish,
+    scan,
+    staging,
+)
 from mle_challenge.model.features import API_FEATURES, input_categories
 
 MODEL_NAME = "price_classifier"
@@ -47,10 +54,13 @@ def find_by_fingerprint(fingerprint: str, name: str = MODEL_NAME) -> str | None:
     A damaged or altered model with the same fingerprint is skipped, so registering again
     replaces it rather than adopting it.
     """
-    for stored in scan(name):
-        if stored.problem is None and stored.info.labels.get("fingerprint") == fingerprint:
-            return stored.tag
-    return None
+    # Read every model's labels, but hash only those trained from these inputs.
+    same = [
+        stored
+        for stored in scan(name, check=False)
+        if stored.info is not None and stored.info.labels.get("fingerprint") == fingerprint
+    ]
+    return first_intact(same)
 
 
 def register_model(

@@ -163,6 +163,11 @@ def verified(tag: str, expected: str | None = None) -> str:
     Called before anything loads a model (serving, bento builds, batch, the gate, promotion),
     so a model changed after it was registered is never unpickled.
     """
+    _check(tag, model_path(tag), expected)
+    return tag
+
+
+def _check(tag: str, folder: Path, expected: str | None = None) -> None:
     recorded = expected or read_card(tag).get("content_hash")
     if recorded is None:
         raise IntegrityError(
@@ -170,12 +175,11 @@ def verified(tag: str, expected: str | None = None) -> str:
             "mle-challenge, so nothing vouches for its files. Register it with `mle-challenge "
             "train`, or pull it with `mle-challenge models pull`."
         )
-    if not matches(model_path(tag), recorded):
+    if not matches(folder, recorded):
         raise IntegrityError(
             f"model {tag} does not match its recorded content hash {recorded}: its files "
             "changed after it was registered. Pull it again or use another model."
         )
-    return tag
 
 
 # --- staging and publishing ---
@@ -259,8 +263,9 @@ class StoredModel:
     problem: str | None
 
 
-def scan(name: str) -> list[StoredModel]:
-    """Every model folder of ``name``, each checked: a damaged entry is named, never fatal."""
+def scan(name: str, *, check: bool = True) -> list[StoredModel]:
+    """Every model folder of ``name``: a damaged entry is named, never fatal. With ``check``,
+    each is also hashed against its card (which reads every file of every model)."""
     from bentoml._internal.models.model import Model
 
     folder = _models_dir() / name
@@ -274,10 +279,24 @@ def scan(name: str) -> list[StoredModel]:
         except Exception as exc:  # whatever stops BentoML reading it is damage to report
             found.append(StoredModel(tag, None, f"incomplete: {exc}"))
             continue
-        try:
-            verified(tag)
-            problem = None
-        except MleError as exc:
-            problem = str(exc)
+        problem = _problem(tag, entry) if check else None
         found.append(StoredModel(tag, info, problem))
     return found
+
+
+def _problem(tag: str, folder: Path) -> str | None:
+    try:
+        _check(tag, folder)
+    except MleError as exc:
+        return str(exc)
+    return None
+
+
+def first_intact(candidates: list[StoredModel]) -> str | None:
+    """The tag of the first of ``candidates`` whose files match its card, if any."""
+    folders = _models_dir()
+    for stored in candidates:
+        name, version = stored.tag.split(":", 1)
+        if _problem(stored.tag, folders / name / version) is None:
+            return stored.tag
+    return None
