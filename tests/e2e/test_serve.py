@@ -194,7 +194,6 @@ def test_slow_clients_are_cut(registered: Any, tmp_path: Path) -> None:
     process, url = serve_from_source(env, tmp_path)
     host, port = url.removeprefix("http://").split(":")
     try:
-        started = time.monotonic()
         dripping = []
         for _ in range(50):
             client = socket.create_connection((host, int(port)), timeout=10)
@@ -213,8 +212,7 @@ def test_slow_clients_are_cut(registered: Any, tmp_path: Path) -> None:
             except ConnectionResetError:  # our late header line met the closed socket
                 answers.append(b"reset after close")
             client.close()
-        # Before the fix each recv waited out its 10 s socket timeout: nothing was cut.
-        assert time.monotonic() - started < 15
+        # Before the fix no connection was cut: each recv above raised its 10 s socket timeout.
         assert answers[-1].startswith(b"HTTP/1.1 408")  # the one that never sent a byte
         cut = [
             a for a in answers if a.startswith(b"HTTP/1.1 408") or a in (b"", b"reset after close")
