@@ -48,12 +48,26 @@ def data_clean(source: str, output: Path) -> None:
 @click.option("--rows", type=click.IntRange(min=1), default=5000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
+    "--month",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="A later scrape of the same listings (same ids, new prices, some churn): 1, 2, ...",
+)
+@click.option(
+    "--shift",
+    type=click.FloatRange(0.0, 0.9),
+    default=0.0,
+    show_default=True,
+    help="With --month: how far that month's prices and mix move (0.3 is a clear drift).",
+)
+@click.option(
     "--output",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the raw-format listings (.csv or .csv.gz).",
 )
-def data_synth(rows: int, seed: int, output: Path) -> None:
+def data_synth(rows: int, seed: int, month: int, shift: float, output: Path) -> None:
     """Write deterministic synthetic listings in Inside Airbnb's raw detailed format."""
     from mle_challenge.data.synthetic import generate_listings
 
@@ -61,9 +75,14 @@ def data_synth(rows: int, seed: int, output: Path) -> None:
         raise click.BadParameter(
             "use a .csv or .csv.gz path: the raw format is CSV", param_hint="--output"
         )
+    if shift and not month:
+        raise click.BadParameter(
+            "a shift moves a later month away from the first: add --month 1", param_hint="--shift"
+        )
     output.parent.mkdir(parents=True, exist_ok=True)
-    generate_listings(rows, seed).to_csv(output, index=False)
-    click.echo(f"wrote {rows:,} synthetic listings (seed {seed}) to {output}")
+    generate_listings(rows, seed, month=month, shift=shift).to_csv(output, index=False)
+    later = f", month {month}, shift {shift:g}" if month else ""
+    click.echo(f"wrote {rows:,} synthetic listings (seed {seed}{later}) to {output}")
 
 
 @cli.command("train")
@@ -227,6 +246,71 @@ def predict_command(source: str, output: str, model_tag: str | None, chunk_rows:
 
     report = predict_file(source, output, model_tag, chunk_rows)
     click.echo(report.format())
+
+
+@cli.command("monitor")
+@click.option("--report", required=True, help="Folder for report.html, summary.json, metrics.prom.")
+@click.option(
+    "--since", default="7d", show_default=True, help="Window: the last 30m, 1h, 7d, 2w..."
+)
+@click.option(
+    "--from", "start", default=None, help="Window start (ISO 8601, UTC); instead of --since."
+)
+@click.option("--to", "end", default=None, help="Window end (ISO 8601, UTC; default: now).")
+@click.option(
+    "--model", "model_tag", default=None, help="Only this model's answers (name:version)."
+)
+@click.option(
+    "--log", "log_url", default=None, help="Prediction log URL (default: MLE_PREDICTION_LOG)."
+)
+@click.option(
+    "--batch", "batch_output", default=None, help="Monitor this `predict` output instead."
+)
+@click.option("--batch-input", default=None, help="Its input (default: as the log recorded it).")
+@click.option("--actuals", default=None, help="A later listings file (path, HTTP or S3 URL).")
+@click.option(
+    "--scraped-at",
+    default=None,
+    help="When --actuals was scraped (default: its last_scraped dates, else its file time).",
+)
+@click.option("--params", "params_path", default="params.yaml", show_default=True)
+def monitor_command(
+    report: str,
+    since: str,
+    start: str | None,
+    end: str | None,
+    model_tag: str | None,
+    log_url: str | None,
+    batch_output: str | None,
+    batch_input: str | None,
+    actuals: str | None,
+    scraped_at: str | None,
+    params_path: str,
+) -> None:
+    """Input drift and realized performance of what was served; exits 1 when a threshold of
+    params.yaml's `monitor` section is passed, so cron or a scheduler can act on it."""
+    from mle_challenge.monitoring.monitor import format_summary
+    from mle_challenge.pipeline import run_monitor
+
+    if batch_input and not batch_output:
+        raise click.UsageError("--batch-input goes with --batch OUTPUT")
+    summary = run_monitor(
+        report,
+        params_path=params_path,
+        log_url=log_url,
+        since=since,
+        start=start,
+        end=end,
+        model=model_tag,
+        batch_output=batch_output,
+        batch_input=batch_input,
+        actuals=actuals,
+        scraped_at=scraped_at,
+    )
+    click.echo(format_summary(summary))
+    click.echo(f"report: {Path(report) / 'report.html'}")
+    if summary["alarm"]:
+        raise click.exceptions.Exit(1)
 
 
 @cli.command("classify")

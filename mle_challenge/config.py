@@ -157,6 +157,31 @@ class GateParams(BaseModel):
     directional_min_share: float = Field(0.9, ge=0, le=1)
 
 
+class MonitorParams(BaseModel):
+    """When monitoring raises an alarm (a non-zero exit status); see docs/monitoring.md."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_rows: int = Field(
+        200, ge=1, description="Smaller windows (or fewer joined predictions) are not judged."
+    )
+    psi: float = Field(
+        0.1, gt=0, description="A field drifts when its PSI reaches this and its test rejects."
+    )
+    p_value: float = Field(0.01, gt=0, lt=1, description="The tests' significance level.")
+    max_drift_share: float = Field(
+        0.25, gt=0, le=1, description="Alarm when at least this share of the fields drift."
+    )
+    max_prediction_psi: float = Field(
+        0.1, gt=0, description="Alarm when the predicted class mix moves this far (PSI)."
+    )
+    max_accuracy_drop: float = Field(
+        0.05, ge=0, le=1, description="Alarm when realized accuracy is this far below test's."
+    )
+    max_macro_f1_drop: float = Field(
+        0.05, ge=0, le=1, description="Alarm when realized macro-F1 is this far below test's."
+    )
+
+
 class Params(BaseModel):
     """Every pipeline parameter, one section per stage."""
 
@@ -167,6 +192,7 @@ class Params(BaseModel):
     # "register" would shadow BaseModel.register; the YAML key stays `register`.
     registry: RegisterParams = Field(default_factory=RegisterParams, alias="register")
     gate: GateParams = Field(default_factory=GateParams)
+    monitor: MonitorParams = Field(default_factory=MonitorParams)
 
 
 def load_params(path: str | Path) -> Params:

@@ -299,7 +299,7 @@ class RegisterModel(_Stage, _SelectParams):
         return self.clone(SelectModel)
 
     def code(self) -> str:
-        return code_version("lifecycle.registry", "lifecycle.store")
+        return code_version("lifecycle.registry", "lifecycle.store", "monitoring.profile")
 
     def complete(self) -> bool:
         """Done only while the recorded model is in this run's store and intact: after it is
@@ -322,8 +322,14 @@ class RegisterModel(_Stage, _SelectParams):
         import joblib
 
         from mle_challenge.lifecycle import registry
+        from mle_challenge.monitoring import profile
 
         selection = json.loads(Path(self.input().path).read_text())
+        table, parts = _load_split(self)
+        X, _ = _part(table, parts["train"])
+        # What monitoring compares served listings with: the training rows' fields, and the
+        # classes the model answered on the test rows.
+        reference = profile.build_profile(X, selection["metrics"]["test"]["confusion_matrix"])
         self._progress(20, f"registering {selection['selected']}")
         tag = registry.register_model(
             joblib.load(selection["model_path"]),
@@ -338,6 +344,7 @@ class RegisterModel(_Stage, _SelectParams):
             data_fingerprint=str(self.data_hash),
             report_path=str(Path(selection["report"]).resolve()),
             name=str(self.register["model_name"]),
+            extra_files={profile.PROFILE_FILE: profile.profile_bytes(reference)},
         )
         self._write_json({"tag": tag, **selection})
         self._progress(100, f"registered {tag}")
@@ -478,6 +485,110 @@ class BatchPredict(luigi.Task):
             str(self.input), str(self.output_path), str(self.model) or None, int(self.chunk_rows)
         )
         self.set_status_message(report.format())  # type: ignore[misc]
+
+
+# --- monitoring ---
+
+
+class MonitorAlarm(Exception):
+    """A monitoring run passed a threshold of params.yaml's ``monitor`` section."""
+
+
+def run_monitor(
+    report: str | Path,
+    *,
+    params_path: str = "params.yaml",
+    log_url: str | None = None,
+    since: str | None = "7d",
+    start: str | None = None,
+    end: str | None = None,
+    model: str | None = None,
+    batch_output: str | None = None,
+    batch_input: str | None = None,
+    actuals: str | None = None,
+    scraped_at: str | None = None,
+) -> dict[str, Any]:
+    """Monitor a window (of the prediction log, or a batch run) and write its report into
+    ``report``; the summary's ``alarm`` says whether a threshold was passed."""
+    from datetime import UTC, datetime
+
+    from mle_challenge.config import get_settings, load_params
+    from mle_challenge.data.clean import read_actuals
+    from mle_challenge.lifecycle.store import state_dir
+    from mle_challenge.monitoring import monitor
+    from mle_challenge.monitoring.log import resolve_url
+
+    params = load_params(params_path).monitor
+    url = log_url or resolve_url(get_settings().prediction_log, state_dir())
+    if batch_output:
+        from mle_challenge.batch.window import batch_window
+
+        window = batch_window(batch_output, batch_input, url)
+    else:
+        if url is None:
+            raise monitor.MonitorError(
+                "the prediction log is off (MLE_PREDICTION_LOG=off): pass --log URL, or "
+                "monitor a batch run with --batch OUTPUT."
+            )
+        until = monitor.parse_time(end, "--to") if end else datetime.now(UTC)
+        if start:
+            begin = monitor.parse_time(start, "--from")
+        elif since:
+            begin = until - monitor.parse_since(since)
+        else:
+            begin = None
+        window = monitor.window_from_log(url, begin, until, model)
+    later = None
+    if actuals:
+        given = monitor.parse_time(scraped_at, "--scraped-at") if scraped_at else None
+        later = read_actuals(actuals, given)
+    summary = monitor.summarize(window, params, later, actuals or "")
+    monitor.write_report(summary, Path(report))
+    return summary
+
+
+class MonitorModel(luigi.Task):
+    """The prediction log's last ``since`` (or a batch run) → drift and realized-performance
+    report in ``root/monitor/<end>-<since>/``. Fails, after writing its report, when a
+    threshold of params.yaml's ``monitor`` section is passed (``--no-fail-on-alarm`` to
+    only report), so a scheduler sees the alarm in its exit status."""
+
+    root = luigi.Parameter(default="outputs", description="Folder for all pipeline outputs.")
+    params = luigi.Parameter(default="params.yaml", description="The parameter file.")
+    since = luigi.Parameter(default="7d", description="Window length before `until`: 1h, 7d...")
+    until = luigi.Parameter(default="now", description="Window end (ISO 8601, UTC) or now.")
+    log = luigi.Parameter(default="", description="Prediction log URL (default: the setting).")
+    actuals = luigi.Parameter(default="", description="A later listings file: path or URL.")
+    scraped_at = luigi.Parameter(default="", description="When `actuals` was scraped.")
+    fail_on_alarm = luigi.BoolParameter(default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING)
+
+    @cached_property
+    def _end(self) -> str:
+        from datetime import UTC, datetime
+
+        from mle_challenge.monitoring.monitor import parse_time
+
+        if str(self.until) == "now":
+            return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M")
+        return parse_time(str(self.until), "--until").strftime("%Y-%m-%dT%H:%M")
+
+    def output(self) -> luigi.LocalTarget:
+        folder = f"{self._end.replace(':', '').replace('-', '')}-{self.since}"
+        return luigi.LocalTarget(str(Path(str(self.root)) / "monitor" / folder / "summary.json"))
+
+    def run(self) -> None:
+        summary = run_monitor(
+            Path(self.output().path).parent,
+            params_path=str(self.params),
+            log_url=str(self.log) or None,
+            since=str(self.since),
+            end=self._end,
+            actuals=str(self.actuals) or None,
+            scraped_at=str(self.scraped_at) or None,
+        )
+        self.set_status_message("ALARM" if summary["alarm"] else "no alarm")  # type: ignore[misc]
+        if summary["alarm"] and self.fail_on_alarm:
+            raise MonitorAlarm("; ".join(summary["alarms"]))
 
 
 # --- running the pipeline from Python (the CLI's `train`) ---

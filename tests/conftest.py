@@ -80,12 +80,28 @@ class Registered:
     rows: pd.DataFrame  # API-shaped rows the models never saw, with ``id`` and ``category``
 
 
-def _fit_and_register(spec: dict[str, Any], X: pd.DataFrame, y: pd.Series, name: str) -> str:
+def _fit_and_register(
+    spec: dict[str, Any],
+    X: pd.DataFrame,
+    y: pd.Series,
+    name: str,
+    test: tuple[pd.DataFrame, pd.Series] | None = None,
+) -> str:
+    """Fit and register a candidate; with ``test`` rows, its test figures and reference
+    profile are registered too (without, it is a model from before profiles were saved)."""
     from mle_challenge.lifecycle.registry import register_model
+    from mle_challenge.model.evaluate import label_metrics
     from mle_challenge.model.train import fit_candidate
+    from mle_challenge.monitoring import profile
 
     model = fit_candidate(spec, X, y)
-    scores = {"accuracy": 0.5, "macro_f1": 0.5, "roc_auc_ovr": 0.5}
+    scores: dict[str, Any] = {"accuracy": 0.5, "macro_f1": 0.5, "roc_auc_ovr": 0.5}
+    extra = {}
+    if test is not None:
+        figures = label_metrics(test[1], model.predict(test[0]))
+        scores = {**scores, "accuracy": figures["accuracy"], "macro_f1": figures["macro_f1"]}
+        reference = profile.build_profile(X, figures["confusion_matrix"])
+        extra = {profile.PROFILE_FILE: profile.profile_bytes(reference)}
     return register_model(
         model,
         fingerprint=f"test-{name}",
@@ -94,6 +110,7 @@ def _fit_and_register(spec: dict[str, Any], X: pd.DataFrame, y: pd.Series, name:
         params=spec,
         data_fingerprint="synthetic",
         report_path="none",
+        extra_files=extra,
     )
 
 
@@ -117,6 +134,7 @@ def registered() -> Registered:
         X,
         y,
         "hist_gb",
+        test=(to_model_input(held_out), held_out["category"].astype(str)),
     )
     baseline = _fit_and_register(
         {"kind": "baseline_random_forest", "params": {"n_estimators": 20, "random_state": 0}},

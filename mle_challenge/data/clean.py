@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mle_challenge import CATEGORIES, PRICE_BINS
-from mle_challenge.data.sources import read_csv_strings
+from mle_challenge.data.sources import is_remote, read_csv_strings
 from mle_challenge.errors import DataValidationError
 
 MIN_PRICE = 10.0
@@ -507,3 +509,76 @@ def read_listings(source: str) -> pd.DataFrame:
 def load_clean(source: str) -> CleanResult:
     """Read and clean listings from a path or URL in one step."""
     return clean_listings(read_listings(source), source=source)
+
+
+# --- a later file's prices: the outcome of earlier predictions ---
+
+
+@dataclass(frozen=True)
+class Actuals:
+    """Each listing's price category in a later listings file, and when that file was scraped."""
+
+    table: pd.DataFrame  # id, price, category: one row per listing with a usable price
+    unusable: pd.DataFrame  # id, reason: listings whose price cannot give a category
+    scraped_at: datetime
+    scraped_from: str  # where scraped_at came from, for the report
+
+
+def read_actuals(source: str, scraped_at: datetime | None = None) -> Actuals:
+    """The realized price categories in ``source``, cleaned with the training data's parsers.
+
+    Only ``id``, ``price`` and ``last_scraped`` are read: a listing's features may have
+    changed since it was classified, and it is its price that gives the outcome. The scrape
+    time is ``scraped_at`` when given, else the latest ``last_scraped`` of the file, else (for
+    a local file without that column) the file's modification time.
+    """
+    wanted = {"id", "price", "last_scraped"}
+    raw = read_csv_strings(source, columns=lambda name: name in wanted)
+    missing = [c for c in ("id", "price") if c not in raw.columns]
+    if missing:
+        raise DataValidationError(
+            f"{source} has no {' or '.join(missing)} column: actuals need Inside Airbnb's "
+            "detailed listings.csv, whose id and price give each listing's realized category."
+        )
+    ids, price = parse_id(raw["id"]), parse_price(raw["price"])
+    checks = _missing_or_bad(raw["id"], ids, "id")
+    checks.append(("duplicate id", ids.duplicated(keep="first") & ids.notna()))
+    checks += _missing_or_bad(raw["price"], price, "price")
+    checks.append((f"price below ${MIN_PRICE:.0f}", price < MIN_PRICE))
+    reasons = first_reasons(checks, raw.index)
+    keep = reasons.isna()
+    table = pd.DataFrame(
+        {
+            "id": ids[keep].astype("int64"),
+            "price": price[keep],
+            "category": price_category(price[keep]),
+        }
+    ).reset_index(drop=True)
+    # A listing without a usable price is still *in* the file: its predictions are counted
+    # as unjoinable for that reason, not as delisted.
+    unusable = pd.DataFrame({"id": ids[~keep], "reason": reasons[~keep]}).dropna(subset=["id"])
+    when, origin = _scrape_time(source, raw, scraped_at)
+    return Actuals(
+        table=table,
+        unusable=unusable.astype({"id": "int64"}).reset_index(drop=True),
+        scraped_at=when,
+        scraped_from=origin,
+    )
+
+
+def _scrape_time(source: str, raw: pd.DataFrame, given: datetime | None) -> tuple[datetime, str]:
+    if given is not None:
+        return given.astimezone(UTC), "given (--scraped-at)"
+    if "last_scraped" in raw.columns:
+        dates = pd.to_datetime(raw["last_scraped"], errors="coerce", utc=True).dropna()
+        if len(dates):
+            # The scrape's last day ends after any prediction made on it.
+            end = dates.max().to_pydatetime() + timedelta(days=1)
+            return end, "the file's latest last_scraped date (end of day)"
+    if not is_remote(source) and Path(source).is_file():
+        mtime = datetime.fromtimestamp(Path(source).stat().st_mtime, UTC)
+        return mtime, "the file's modification time (it has no last_scraped dates)"
+    raise DataValidationError(
+        f"{source} has no last_scraped dates, so when its prices were observed is unknown: "
+        "pass --scraped-at YYYY-MM-DD (predictions logged before it are joined)."
+    )

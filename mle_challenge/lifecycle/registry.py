@@ -73,13 +73,16 @@ def register_model(
     data_fingerprint: str,
     report_path: str,
     name: str = MODEL_NAME,
+    extra_files: Mapping[str, bytes] | None = None,
 ) -> str:
     """Save ``model`` as ``name:<version>`` with its lineage, unless already registered.
 
     Returns the tag. Registration is idempotent: the same ``fingerprint`` (all inputs of the
     pipeline) returns the existing intact model instead of saving a second version. The model
     is saved in a staging folder and moved into the store whole (:mod:`.store`), so a kill at
-    any moment leaves either no model or a complete one.
+    any moment leaves either no model or a complete one. ``extra_files`` (name → bytes, such
+    as the reference profile monitoring reads) are saved in the model's folder, under its
+    content hash.
     """
     import bentoml
 
@@ -122,6 +125,8 @@ def register_model(
         # with the pickle rewritten so that the same model always gives the same bytes.
         complete = Path(staged.get(saved.tag).path)
         dump_canonical(model, complete / "saved_model.pkl")
+        for file_name, content in (extra_files or {}).items():
+            (complete / file_name).write_bytes(content)
         return publish(complete, str(saved.tag), origin="registered")
 
 

@@ -35,14 +35,30 @@ def classification_metrics(model: Any, X: pd.DataFrame, y: pd.Series) -> dict[st
     # The model's own decision rule (argmax, or a tuned one: mle_challenge.model.decision).
     labels = np.asarray(model.predict(X)).astype(str)
     truth = y.to_numpy()
+    scores = label_metrics(truth, labels)
+    return {
+        "rows": scores["rows"],
+        "accuracy": scores["accuracy"],
+        "macro_f1": scores["macro_f1"],
+        "roc_auc_ovr": _roc_auc(truth, proba.to_numpy()),
+        "per_class": scores["per_class"],
+        "confusion_matrix": scores["confusion_matrix"],
+    }
+
+
+def label_metrics(truth: Any, labels: Any) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class scores and confusion matrix of predicted ``labels``:
+    offline evaluation and realized performance (monitoring) both count with this."""
+    truth, labels = np.asarray(truth).astype(str), np.asarray(labels).astype(str)
     precision, recall, f1, support = precision_recall_fscore_support(
         truth, labels, labels=list(CATEGORIES), zero_division=0
     )
     return {
         "rows": len(truth),
         "accuracy": float(accuracy_score(truth, labels)),
-        "macro_f1": float(f1_score(truth, labels, average="macro", labels=list(CATEGORIES))),
-        "roc_auc_ovr": _roc_auc(truth, proba.to_numpy()),
+        "macro_f1": float(
+            f1_score(truth, labels, average="macro", labels=list(CATEGORIES), zero_division=0)
+        ),
         "per_class": {
             c: {
                 "precision": float(precision[i]),
@@ -84,13 +100,14 @@ def feature_importance(
     return dict(zip(X.columns, map(float, result.importances_mean), strict=True))
 
 
-def _figure_png(draw: Any) -> bytes:
+def figure_png(draw: Any, size: tuple[float, float] = (5.5, 4.5)) -> bytes:
+    """PNG bytes of a matplotlib figure that ``draw(fig, ax)`` fills."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=100)
+    fig, ax = plt.subplots(figsize=size, dpi=100)
     try:
         draw(fig, ax)
         fig.tight_layout()
@@ -124,7 +141,7 @@ def confusion_png(metrics: Mapping[str, Any], title: str) -> bytes:
             )
         fig.colorbar(image, ax=ax)
 
-    return _figure_png(draw)
+    return figure_png(draw)
 
 
 def importance_png(importance: Mapping[str, float], title: str) -> bytes:
@@ -136,7 +153,7 @@ def importance_png(importance: Mapping[str, float], title: str) -> bytes:
         ax.set_xlabel("drop in accuracy when shuffled")
         ax.set_title(title)
 
-    return _figure_png(draw)
+    return figure_png(draw)
 
 
 def render_report(
@@ -156,9 +173,9 @@ def render_report(
                 [
                     f"{ev['name']}{mark}",
                     split,
-                    _f(m["accuracy"]),
-                    _f(m["macro_f1"]),
-                    _f(m["roc_auc_ovr"]),
+                    fmt(m["accuracy"]),
+                    fmt(m["macro_f1"]),
+                    fmt(m["roc_auc_ovr"]),
                     str(m["rows"]),
                 ]
             )
@@ -166,16 +183,16 @@ def render_report(
         [
             "data scientists' notebook (reported)",
             "their holdout",
-            *(_f(NOTEBOOK_BASELINE[k]) for k in ("accuracy", "macro_f1", "roc_auc_ovr")),
+            *(fmt(NOTEBOOK_BASELINE[k]) for k in ("accuracy", "macro_f1", "roc_auc_ovr")),
             "—",
         ]
     )
-    table = _html_table(head, rows)
+    table = html_table(head, rows)
     sections = []
     for ev in evaluations:
         name = ev["name"]
         per_class = [
-            [c, *(_f(v[k]) for k in ("precision", "recall", "f1")), str(v["support"])]
+            [c, *(fmt(v[k]) for k in ("precision", "recall", "f1")), str(v["support"])]
             for c, v in ev["test"]["per_class"].items()
         ]
         figs = "".join(
@@ -184,7 +201,7 @@ def render_report(
             for k, png in images.get(name, {}).items()
         )
         kind = html.escape(str(ev["spec"].get("kind")))
-        per_class_table = _html_table(["class", "precision", "recall", "F1", "support"], per_class)
+        per_class_table = html_table(["class", "precision", "recall", "F1", "support"], per_class)
         rule = ev["decision"]  # decision.describe of the candidate's final step
         tuned = f", alpha {rule['alpha']}" if "alpha" in rule else ""
         decision = html.escape(f"{rule['rule']}{tuned}")
@@ -204,11 +221,11 @@ def render_report(
     )
 
 
-def _f(value: float | None) -> str:
+def fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def html_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows

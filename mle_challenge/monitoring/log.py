@@ -102,7 +102,7 @@ def resolve_url(setting: str, default_folder: Path) -> str | None:
     return setting
 
 
-def _hidden(url: str) -> str:
+def hidden_url(url: str) -> str:
     """``url`` without its password, for messages."""
     from sqlalchemy.engine import make_url
 
@@ -121,7 +121,7 @@ def connect(url: str) -> Any:
         engine = sa.create_engine(url, pool_pre_ping=True, connect_args=options)
     except (sa.exc.ArgumentError, ImportError, ValueError) as exc:
         raise LogError(
-            f"MLE_PREDICTION_LOG={_hidden(url)} is not a database URL we can use: {exc}. "
+            f"MLE_PREDICTION_LOG={hidden_url(url)} is not a database URL we can use: {exc}. "
             "Use sqlite:///path, postgresql://user:password@host/db, default or off."
         ) from exc
     try:
@@ -130,7 +130,7 @@ def connect(url: str) -> Any:
         engine.dispose()
         cause = getattr(exc, "orig", None) or exc  # the driver's own words, when it has them
         reason = (str(cause).strip().splitlines() or [type(exc).__name__])[0]
-        raise LogError(f"cannot use the prediction log at {_hidden(url)}: {reason}") from exc
+        raise LogError(f"cannot use the prediction log at {hidden_url(url)}: {reason}") from exc
     return engine
 
 
@@ -144,7 +144,7 @@ def _prepare(engine: Any, url: str) -> None:
         found = int(row[0]) if row else 0
         if found > SCHEMA_VERSION:
             raise LogError(
-                f"the prediction log at {_hidden(url)} has schema version {found}, newer than "
+                f"the prediction log at {hidden_url(url)} has schema version {found}, newer than "
                 f"this toolkit's {SCHEMA_VERSION}: upgrade mle-challenge, or log elsewhere."
             )
         if found < SCHEMA_VERSION:
@@ -404,7 +404,7 @@ def record_batch_run(url: str, **run: Any) -> None:
         with engine.begin() as connection:
             connection.execute(_tables()[2].insert(), {"finished_at": datetime.now(UTC), **run})
     except sa.exc.SQLAlchemyError as exc:
-        raise LogError(f"could not record the batch run in {_hidden(url)}: {exc}") from exc
+        raise LogError(f"could not record the batch run in {hidden_url(url)}: {exc}") from exc
     finally:
         engine.dispose()
 
@@ -427,3 +427,18 @@ def read_predictions(url: str, since: datetime | None = None) -> Any:
             return pd.read_sql(query, connection)
     finally:
         engine.dispose()
+
+
+def last_batch_run(url: str, output: str) -> dict[str, Any] | None:
+    """The latest recorded batch run that wrote ``output``, if the log has one."""
+    import sqlalchemy as sa
+
+    engine = connect(url)
+    runs = _tables()[2]
+    query = sa.select(runs).where(runs.c.output == output).order_by(runs.c.run_id.desc()).limit(1)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(query).mappings().first()
+    finally:
+        engine.dispose()
+    return dict(row) if row is not None else None
