@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from importlib.util import find_spec
 from pathlib import Path
@@ -510,7 +511,7 @@ def run_monitor(
 ) -> dict[str, Any]:
     """Monitor a window (of the prediction log, or a batch run) and write its report into
     ``report``; the summary's ``alarm`` says whether a threshold was passed."""
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from mle_challenge.config import get_settings, load_params
     from mle_challenge.data.clean import read_actuals
@@ -557,23 +558,21 @@ class MonitorModel(luigi.Task):
     params = luigi.Parameter(default="params.yaml", description="The parameter file.")
     since = luigi.Parameter(default="7d", description="Window length before `until`: 1h, 7d...")
     until = luigi.Parameter(default="now", description="Window end (ISO 8601, UTC) or now.")
+    start = luigi.Parameter(default="", description="Window start (ISO 8601), instead of since.")
     log = luigi.Parameter(default="", description="Prediction log URL (default: the setting).")
     actuals = luigi.Parameter(default="", description="A later listings file: path or URL.")
     scraped_at = luigi.Parameter(default="", description="When `actuals` was scraped.")
     fail_on_alarm = luigi.BoolParameter(default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING)
 
     @cached_property
-    def _end(self) -> str:
-        from datetime import UTC, datetime
-
+    def _end(self) -> datetime:
         from mle_challenge.monitoring.monitor import parse_time
 
-        if str(self.until) == "now":
-            return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M")
-        return parse_time(str(self.until), "--until").strftime("%Y-%m-%dT%H:%M")
+        return parse_time(str(self.until), "--until")  # "now" is read once per task
 
     def output(self) -> luigi.LocalTarget:
-        folder = f"{self._end.replace(':', '').replace('-', '')}-{self.since}"
+        length = f"from{self.start}" if self.start else str(self.since)
+        folder = f"{self._end:%Y%m%dT%H%M%S}Z-{length}".replace(":", "")
         return luigi.LocalTarget(str(Path(str(self.root)) / "monitor" / folder / "summary.json"))
 
     def run(self) -> None:
@@ -582,7 +581,8 @@ class MonitorModel(luigi.Task):
             params_path=str(self.params),
             log_url=str(self.log) or None,
             since=str(self.since),
-            end=self._end,
+            start=str(self.start) or None,
+            end=self._end.isoformat(),
             actuals=str(self.actuals) or None,
             scraped_at=str(self.scraped_at) or None,
         )

@@ -54,6 +54,35 @@ def nyc_dir() -> Path:
     return folder
 
 
+@dataclass(frozen=True)
+class NycTrained:
+    home: Path  # the BENTOML_HOME the model is registered in
+    record: dict[str, Any]  # the pipeline's registration record: tag, selection, metrics
+
+
+@pytest.fixture(scope="session")
+def nyc_trained(nyc_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> NycTrained:
+    """The pipeline trained on the real NYC file, once a session, in its own model store."""
+    import json
+
+    ws = tmp_path_factory.mktemp("nyc")
+    env = {**os.environ, "BENTOML_HOME": str(ws / "bentoml"), "BENTOML_DO_NOT_TRACK": "True"}
+    command = [sys.executable, "-m", "mle_challenge.cli", "train"]
+    command += ["--listings", str(nyc_dir / "listings_reconstructed.csv.gz")]
+    command += ["--params", str(ROOT / "params.yaml"), "--outputs", str(ws / "out")]
+    result = subprocess.run(
+        [*command, "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = next((ws / "out" / "cache" / "register").glob("*/registered.json"))
+    return NycTrained(home=ws / "bentoml", record=dict(json.loads(record.read_text())))
+
+
 @pytest.fixture(scope="session")
 def synthetic_raw() -> pd.DataFrame:
     """2,000 synthetic raw listings with every cell a string, as the reader returns them."""

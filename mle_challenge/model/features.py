@@ -132,6 +132,11 @@ class BaselineFeatures(TransformerMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame, y: Any = None) -> BaselineFeatures:
         return self
 
+    def __sklearn_is_fitted__(self) -> bool:
+        # Stateless, so it has no fitted attributes by which scikit-learn could tell; without
+        # this, the features step alone (batch prediction's encoding) refused to transform.
+        return True
+
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         hood = {name: i + 1 for i, name in enumerate(BASELINE_NEIGHBOURHOODS)}
         room = {name: i + 1 for i, name in enumerate(BASELINE_ROOM_TYPES)}

@@ -5,48 +5,18 @@ The figures are measured on test rows the model never saw (not in training, not 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-pytestmark = [pytest.mark.model, pytest.mark.data, pytest.mark.slow]
+from tests.conftest import NycTrained
 
-REPO = Path(__file__).parents[2]
+pytestmark = [pytest.mark.model, pytest.mark.data, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def nyc_run(nyc_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    ws = tmp_path_factory.mktemp("nyc")
-    env = {**os.environ, "BENTOML_HOME": str(ws / "bentoml"), "BENTOML_DO_NOT_TRACK": "True"}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mle_challenge.cli",
-            "train",
-            "--listings",
-            str(nyc_dir / "listings_reconstructed.csv.gz"),
-            "--params",
-            str(REPO / "params.yaml"),
-            "--outputs",
-            str(ws / "out"),
-            "--workers",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        env=env,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    record = next((ws / "out" / "cache" / "register").glob("*/registered.json"))
-    return dict(json.loads(record.read_text()))
+def nyc_run(nyc_trained: NycTrained) -> dict[str, Any]:
+    return nyc_trained.record
 
 
 def test_baseline_reproduces_the_notebook(nyc_run: dict[str, Any]) -> None:

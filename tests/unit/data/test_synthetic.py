@@ -52,3 +52,63 @@ def test_rejects_zero_rows() -> None:
     """Check that asking for no rows is an error naming the value."""
     with pytest.raises(ValueError, match="got 0"):
         generate_listings(0)
+
+
+def _prices(frame: pd.DataFrame) -> pd.Series:
+    return frame.set_index("id")["price"].str.replace(r"[$,]", "", regex=True).astype(float)
+
+
+def test_a_later_month_keeps_most_listings_and_reprices_them() -> None:
+    """Check month 1 without a shift: about 95% of ids stay with the same features, their
+    prices move a little, and newcomers get ids no earlier month used."""
+    first, later = generate_listings(4000, 3), generate_listings(4000, 3, month=1)
+    kept = first.merge(later, on="id", suffixes=("", "_later"))
+    assert 0.93 < len(kept) / len(first) < 0.97
+    same = ["room_type", "latitude", "accommodates", "amenities", "neighbourhood_group_cleansed"]
+    for column in same:
+        assert (kept[column] == kept[f"{column}_later"]).all(), column
+    ratio = (_prices(later) / _prices(first)).dropna()
+    ratio = ratio[(ratio > 0) & (ratio < float("inf"))]
+    assert 0.97 < ratio.median() < 1.03 and ratio.std() > 0.02
+    assert later["id"].is_unique and not later["id"].isin(first["id"]).all()
+
+
+def test_months_follow_each_other() -> None:
+    """Check that month 2 is month 1 a month later: listings of month 1 are in month 2 as
+    they were, and a shift replaces a further share each month."""
+    one, two = (
+        generate_listings(3000, 4, month=1, shift=0.5),
+        generate_listings(3000, 4, month=2, shift=0.5),
+    )
+    kept = one.merge(two, on="id", suffixes=("", "_2"))
+    assert 0.40 < len(kept) / len(one) < 0.50  # 55% replaced a month
+    assert (kept["room_type"] == kept["room_type_2"]).all()
+    assert (_prices(two).loc[kept["id"]] / _prices(one).loc[kept["id"]]).median() > 1.2
+
+
+def test_a_shift_moves_the_mix_and_the_prices() -> None:
+    """Check what `shift` promises: more entire homes and Manhattan, more guests, dearer."""
+    still = generate_listings(4000, 5, month=1)
+    moved = generate_listings(4000, 5, month=1, shift=0.5)
+
+    def share(frame: pd.DataFrame, column: str, value: str) -> float:
+        return float((frame[column] == value).mean())
+
+    assert (
+        share(moved, "room_type", "Entire home/apt")
+        > share(still, "room_type", "Entire home/apt") + 0.1
+    )
+    manhattan = ("neighbourhood_group_cleansed", "Manhattan")
+    assert share(moved, *manhattan) > share(still, *manhattan) + 0.1
+    assert moved["accommodates"].mean() > still["accommodates"].mean() + 0.3
+    assert _prices(moved).median() > 1.25 * _prices(still).median()
+
+
+def test_month_and_shift_are_checked() -> None:
+    """Check the errors: a shift without a later month, a negative month, too large a shift."""
+    with pytest.raises(ValueError, match="month=1"):
+        generate_listings(10, shift=0.3)
+    with pytest.raises(ValueError, match="month must be"):
+        generate_listings(10, month=-1)
+    with pytest.raises(ValueError, match=r"between 0 and 0\.9"):
+        generate_listings(10, month=1, shift=2.0)

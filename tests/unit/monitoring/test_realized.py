@@ -86,7 +86,7 @@ def test_a_file_without_prices_is_refused_with_the_fix(tmp_path: Path) -> None:
     """Check that a summary listings file (no price column) gets a clear error."""
     path = tmp_path / "summary.csv"
     pd.DataFrame({"id": [1], "name": ["x"]}).to_csv(path, index=False)
-    with pytest.raises(DataValidationError, match="no price column.*detailed listings"):
+    with pytest.raises(DataValidationError, match=r"no price column.*detailed listings"):
         read_actuals(str(path))
 
 
@@ -122,8 +122,10 @@ def test_figures_per_model_and_week_and_the_alarm(tmp_path: Path) -> None:
     realized accuracy is further below its test accuracy than allowed."""
     actuals = read_actuals(str(_later_file(tmp_path)))
     window = _window(
-        [(1, "Low", "m:1", 0), (2, "Mid", "m:1", 0), (3, "Lux", "m:1", 8), (6, "Low", "m:1", 8)]
-        + [(1, "Mid", "m:2", 1), (2, "Mid", "m:2", 1)]
+        [
+            *[(1, "Low", "m:1", 0), (2, "Mid", "m:1", 0), (3, "Lux", "m:1", 8)],
+            *[(6, "Low", "m:1", 8), (1, "Mid", "m:2", 1), (2, "Mid", "m:2", 1)],
+        ]
     )
     test = {"m:1": {"accuracy": 0.9, "macro_f1": 0.9}, "m:2": {"accuracy": 0.9, "macro_f1": 0.9}}
     result = realized_performance(window, actuals, "later.csv", test, MonitorParams(min_rows=3))
