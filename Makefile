@@ -19,6 +19,8 @@ WORKERS     ?= 2
 MODEL_TAG   ?=
 BENTO_TAG   ?=
 PORT        ?= 3000
+SINCE       ?= 1h
+ACTUALS     ?=
 BASE_IMAGE  ?=
 LOCAL_BASE  := mle-challenge-base:bookworm-py3.11
 # CA certificates (PEM) that image builds trust, for downloads behind a TLS-intercepting proxy:
@@ -103,6 +105,14 @@ bench-serve: $(STAMP) ## Serve the bento under wrk at concurrency 1 and 8 beside
 .PHONY: bench-batch
 bench-batch: $(STAMP) ## Rows/s and peak memory of batch prediction on NYC scaled to 300k and 3M rows
 	$(PY) -m benchmarks.bench batch --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz
+
+.PHONY: monitor
+monitor: $(STAMP) ## Drift and realized performance of the last SINCE (1h) of the prediction log [ACTUALS=later listings]
+	$(BIN)/mle-challenge monitor --since $(SINCE) --report $(OUT)/monitor --params $(PARAMS) $(if $(ACTUALS),--actuals $(ACTUALS))
+
+.PHONY: bench-monitor
+bench-monitor: $(STAMP) ## Print drift verdicts on 20 seeds of synthetic later months, and the time of one monitoring run
+	$(PY) -m benchmarks.bench monitor
 
 .PHONY: test
 test: $(STAMP) ## Run the whole test suite

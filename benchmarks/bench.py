@@ -365,8 +365,11 @@ def _scaled_listings(listings: str, rows: int, path: Path) -> Path:
     return path
 
 
-def _measure(command: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) and stdout of ``command`` run as a child process."""
+def _measure(
+    command: list[str], env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,)
+) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) and stdout of ``command`` run as a child process (under
+    ``env``); an exit status outside ``ok`` is an error."""
     wrapper = (
         "import resource, subprocess, sys, time\n"
         "t = time.perf_counter()\n"
@@ -377,10 +380,10 @@ def _measure(command: list[str]) -> tuple[float, float, str]:
         "print(f'@@ {elapsed} {peak} {done.returncode}')\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", wrapper, *command], capture_output=True, text=True
+        [sys.executable, "-c", wrapper, *command], capture_output=True, text=True, env=env
     )
     tail = result.stdout.strip().splitlines()[-1].split()
-    if tail[3] != "0":
+    if int(tail[3]) not in ok:
         raise click.ClickException(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
     return float(tail[1]), float(tail[2]), result.stdout
 
@@ -517,6 +520,105 @@ def _twins(known: Any, test: Any, radii: tuple[int, ...]) -> dict[int, tuple[Any
                 agree.append(classes[counts.argmax()] == str(test_class.iloc[i]))
         found[radius] = (np.array(rows, dtype=int), np.array(agree))
     return found
+
+
+
+
+@bench.command("monitor")
+@click.option("--seeds", default=20, show_default=True, help="Windows per shift.")
+@click.option("--window", default=1000, show_default=True, help="Listings per window.")
+@click.option("--log-rows", default=200_000, show_default=True, help="Rows of the timed log.")
+def monitor(seeds: int, window: int, log_rows: int) -> None:
+    """Drift verdicts on synthetic later months, and the time of one monitoring run.
+
+    1. A model trained on month 0 of the demo data (6,000 listings, seed 0); for each shift,
+       ``seeds`` windows of month-1 listings of other seeds: alarms, fields drifted, PSI.
+    2. ``mle-challenge monitor`` over a SQLite log of ``log_rows`` answers, with actuals.
+    """
+    import numpy as np
+
+    from mle_challenge.config import MonitorParams
+    from mle_challenge.data.clean import clean_listings
+    from mle_challenge.data.synthetic import generate_listings
+    from mle_challenge.model.evaluate import label_metrics
+    from mle_challenge.model.features import to_model_input
+    from mle_challenge.model.train import fit_candidate
+    from mle_challenge.monitoring.drift import input_drift
+    from mle_challenge.monitoring.profile import build_profile
+
+    def api(raw: Any, labelled: bool = True) -> Any:
+        return clean_listings(raw.astype(str).replace("", None), labelled=labelled).table
+
+    table = api(generate_listings(6000, 0))
+    train, test = table.iloc[:4800], table.iloc[4800:]
+    spec = {"kind": "hist_gradient_boosting", "params": {"max_iter": 80, "random_state": 0}}
+    model = fit_candidate(spec, to_model_input(train), train["category"].astype(str))
+    figures = label_metrics(test["category"], model.predict(to_model_input(test)))
+    profile = build_profile(to_model_input(train), figures["confusion_matrix"])
+    params = MonitorParams()
+    click.echo(f"{seeds} windows of {window:,} month-1 listings per shift, against month 0")
+    click.echo(
+        f"{'shift':>5} {'alarms':>7} {'drifted fields':>15} {'mean share':>11} "
+        f"{'largest PSI (min-max)':>22} {'mix PSI max':>12}"
+    )
+    for shift in (0.0, 0.3, 0.5):
+        results = []
+        for seed in range(100, 100 + seeds):
+            rows = to_model_input(api(generate_listings(window, seed, month=1, shift=shift), False))
+            answered = rows.assign(price_category=np.asarray(model.predict(rows)).astype(str))
+            results.append(input_drift(profile, answered, params))
+        largest = [max(f.psi for f in r.fields.values()) for r in results]
+        drifted = sum(f.drifted for r in results for f in r.fields.values())
+        click.echo(
+            f"{shift:>5} {sum(r.alarm for r in results):>4}/{seeds:<2} {drifted:>15} "
+            f"{np.mean([r.drift_share for r in results]):>11.3f} "
+            f"{min(largest):>10.3f} - {max(largest):<9.3f} "
+            f"{max(r.prediction_mix.psi for r in results):>12.4f}"
+        )
+    _time_monitor(log_rows)
+
+
+def _time_monitor(rows: int) -> None:
+    """Register the demo model, log ``rows`` answers, and time one ``monitor`` run."""
+    with tempfile.TemporaryDirectory(prefix="bench-monitor-") as scratch:
+        folder = Path(scratch)
+        env = {**os.environ, "BENTOML_HOME": str(folder / "bentoml"), "BENTOML_DO_NOT_TRACK": "1"}
+        cli = [sys.executable, "-m", "mle_challenge.cli"]
+        month0, month1 = folder / "m0.csv.gz", folder / "m1.csv"
+        for args in (
+            ["data", "synth", "--rows", "6000", "--output", str(month0)],
+            ["train", "--listings", str(month0), "--outputs", str(folder / "out")],
+            ["data", "synth", "--rows", str(rows), "--seed", "9", "--month", "1"],
+        ):
+            if args[0] == "data" and "--month" in args:
+                args += ["--output", str(month1)]
+            subprocess.run([*cli, *args], env=env, check=True, capture_output=True)
+        log = f"sqlite:///{folder / 'log.sqlite'}"
+        code = (
+            "import sys, time\n"
+            "from mle_challenge.lifecycle.registry import resolve_tag\n"
+            "from mle_challenge.batch.predict import predict_file\n"
+            "from mle_challenge.batch.window import batch_window\n"
+            "from mle_challenge.monitoring.log import PredictionLog, Answered\n"
+            "from pathlib import Path\n"
+            f"out = '{folder / 'p.parquet'}'\n"
+            f"predict_file('{month1}', out, resolve_tag(), 100_000)\n"
+            f"w = batch_window(out, '{month1}', None).frame\n"
+            f"log = PredictionLog('{log}', Path('{folder / 'spill'}'), max_rows=len(w) + 1)\n"
+            "now = time.time()\n"
+            "for i, r in enumerate(w.to_dict('records')):\n"
+            "    log.record(Answered(now, 'bench', '/classify', r['model'], "
+            "{**r, 'id': r['listing_id']}, r['price_category'], [0.25] * 4, i))\n"
+            "log.close(600)\n"
+            "print(log.counts.written)\n"
+        )
+        filled = subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                                capture_output=True, text=True)  # fmt: skip
+        click.echo(f"\nlog of {int(filled.stdout.split()[-1]):,} answers (SQLite)")
+        monitor = [*cli, "monitor", "--report", str(folder / "report"), "--log", log]
+        monitor += ["--since", "1h", "--actuals", str(month1), "--scraped-at", "now"]
+        seconds, peak, _ = _measure(monitor, env, ok=(0, 1))  # 1: an alarm, still a run
+        click.echo(f"monitor with actuals: {seconds:.1f} s, peak {peak:.0f} MB")
 
 
 if __name__ == "__main__":

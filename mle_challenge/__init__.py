@@ -8,7 +8,8 @@ The parts, in the order the data goes through them (each may import only the par
   evaluation, the API contract a model accepts, and the exact inference engines.
 - ``lifecycle``: the model store and lineage, the quality gate, the production alias,
   S3 push and pull.
-- ``monitoring``: the prediction log (every answer and batch run, in SQLite or PostgreSQL).
+- ``monitoring``: the prediction log (every answer and batch run, in SQLite or PostgreSQL),
+  the reference profile saved with each model, drift and realized performance.
 - ``batch``: a listings file of any size → predictions.
 - ``serving``: what the HTTP service needs around the model, bento and image builds, a client.
 

@@ -32,7 +32,7 @@ from mle_challenge.errors import MleError
 from mle_challenge.lifecycle.store import pid_alive
 from mle_challenge.model.features import API_FEATURES
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added answer_key, so that a replay never inserts a row twice
 PROBABILITY_COLUMNS = tuple(f"p_{c.lower()}" for c in CATEGORIES)
 
 
@@ -61,12 +61,17 @@ def _tables() -> tuple[Any, Any, Any, Any]:
         sa.Column("row_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
         sa.Column("logged_at", sa.DateTime(timezone=True), nullable=False, index=True),
         sa.Column("request_id", sa.String(32), nullable=False),
+        # request id and position in the request: unique, so that rows the database took
+        # while the writer saw an error (a commit cut off by an outage) are not inserted
+        # again when the spill file is replayed. Empty in rows of schema 1.
+        sa.Column("answer_key", sa.String(48), nullable=True),
         sa.Column("endpoint", sa.String(32), nullable=False),
         sa.Column("model", sa.String(128), nullable=False, index=True),
         sa.Column("listing_id", sa.BigInteger(), nullable=False, index=True),
         *features,
         sa.Column("price_category", sa.String(16), nullable=False),
         *(sa.Column(c, sa.Float(), nullable=False) for c in PROBABILITY_COLUMNS),
+        sa.Index("ix_mle_predictions_answer_key", "answer_key", unique=True),
     )
     batch_runs = sa.Table(
         "mle_batch_runs",
@@ -158,7 +163,30 @@ def _prepare(engine: Any, url: str) -> None:
 
 def _upgrade(connection: Any, found: int) -> None:
     """Bring a log written with schema ``found`` to :data:`SCHEMA_VERSION`: each later
-    version's added columns go here, as ``ALTER TABLE ... ADD COLUMN``. Version 1 is the first."""
+    version's added columns go here, as ``ALTER TABLE ... ADD COLUMN``. Version 1 is the first.
+    A log just created (``found`` 0) already has every column."""
+    import sqlalchemy as sa
+
+    columns = {c["name"] for c in sa.inspect(connection).get_columns("mle_predictions")}
+    if found >= 1 and "answer_key" not in columns:
+        connection.exec_driver_sql("ALTER TABLE mle_predictions ADD COLUMN answer_key VARCHAR(48)")
+        connection.exec_driver_sql(
+            "CREATE UNIQUE INDEX IF NOT EXISTS ix_mle_predictions_answer_key "
+            "ON mle_predictions (answer_key)"
+        )
+
+
+def _insert(table: Any, dialect: str) -> Any:
+    """An insert that skips rows whose ``answer_key`` is already there (PostgreSQL, SQLite)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table).on_conflict_do_nothing(index_elements=["answer_key"])
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=["answer_key"])
+    return table.insert()
 
 
 # --- writing ---
@@ -175,6 +203,7 @@ class Answered:
     listing: dict[str, Any]  # the /classify fields as received, with the id
     category: str
     probabilities: Sequence[float]  # in CATEGORIES order
+    position: int = 0  # the listing's place in its request (a batch has several)
 
 
 def _row(answer: Answered) -> dict[str, Any]:
@@ -184,6 +213,7 @@ def _row(answer: Answered) -> dict[str, Any]:
     row.update(
         logged_at=datetime.fromtimestamp(answer.logged_at, UTC),
         request_id=answer.request_id,
+        answer_key=f"{answer.request_id}-{answer.position}",
         endpoint=answer.endpoint,
         model=answer.model,
         listing_id=int(listing["id"]),
@@ -251,7 +281,7 @@ class PredictionLog:
         self._interval = interval
         self._retry_seconds = retry_seconds
         self._engine: Any = None
-        self._table: Any = None
+        self._insert: Any = None
         self._retry_at = 0.0
         self._spill = spill_dir / f"{_SPILL_PREFIX}{os.getpid()}.jsonl"
         self._stop = threading.Event()
@@ -310,7 +340,7 @@ class PredictionLog:
         try:
             if rows:
                 with self._engine.begin() as connection:
-                    connection.execute(self._table.insert(), rows)
+                    connection.execute(self._insert, rows)
         except Exception:  # whatever the driver raises: the database did not take them
             self._failed()
             self._spill_rows(rows)
@@ -328,7 +358,7 @@ class PredictionLog:
         except Exception:  # down, refused, or not yet created: try again later
             self._failed()
             return False
-        self._table = _tables()[1]
+        self._insert = _insert(_tables()[1], self._engine.dialect.name)
         return True
 
     def _failed(self) -> None:
@@ -361,7 +391,7 @@ class PredictionLog:
             try:
                 with self._engine.begin() as connection:
                     for start in range(0, len(rows), 1000):
-                        connection.execute(self._table.insert(), rows[start : start + 1000])
+                        connection.execute(self._insert, rows[start : start + 1000])
             except Exception:
                 claimed.rename(path)
                 self._failed()

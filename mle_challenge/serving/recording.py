@@ -39,7 +39,7 @@ def record_answers(
     if log is None:
         return
     now, request_id = time.time(), f"{_WORKER}-{next(_REQUESTS):x}"
-    for listing, answer in zip(listings, answers, strict=True):
+    for position, (listing, answer) in enumerate(zip(listings, answers, strict=True)):
         log.record(
             Answered(
                 logged_at=now,
@@ -49,5 +49,6 @@ def record_answers(
                 listing=listing.__dict__,
                 category=str(answer.price_category),
                 probabilities=[answer.probabilities[c] for c in CATEGORIES],
+                position=position,
             )
         )

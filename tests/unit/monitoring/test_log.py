@@ -35,6 +35,7 @@ def _answer(i: int) -> Answered:
         listing=EXAMPLE_LISTING | {"id": i, "beds": None},
         category="High",
         probabilities=[0.1, 0.2, 0.6, 0.1],
+        position=i % 3,
     )
 
 
@@ -152,3 +153,58 @@ def test_batch_runs_are_recorded(tmp_path: Path) -> None:
         record_batch_run(unreachable, input="i", input_sha256="0" * 64, output="o", model="m",
                          rows=1, predicted=1, refused=0)  # fmt: skip
     assert (tmp_path / "log.sqlite").exists()
+
+
+def test_a_replay_of_rows_already_written_adds_none_twice(tmp_path: Path) -> None:
+    """Check the outage case where the database committed rows but the writer saw an error
+    and spilled them: replaying the spill file must not insert them a second time."""
+    url = f"sqlite:///{tmp_path / 'log.sqlite'}"
+    log = PredictionLog(url, tmp_path / "spill")
+    for i in range(30):
+        log.record(_answer(i))
+    log.close()
+    # The same rows, spilled by a writer that died before it could replay them.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    from mle_challenge.monitoring.log import _iso, _row
+
+    lines = [json.dumps(_row(_answer(i)), default=_iso) for i in range(30)]
+    (tmp_path / "spill" / f"predictions-{dead}.jsonl").write_text("\n".join(lines) + "\n")
+    again = PredictionLog(url, tmp_path / "spill")
+    again.record(_answer(30))
+    again.close()
+    logged = read_predictions(url)
+    assert len(logged) == 31 and logged["answer_key"].is_unique
+    assert not list((tmp_path / "spill").glob("*.jsonl"))  # the file was replayed, and removed
+
+
+def test_a_schema_1_log_is_upgraded_in_place(tmp_path: Path) -> None:
+    """Check that a log written before answer_key existed gets the column and keeps its rows."""
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = connect(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP INDEX IF EXISTS ix_mle_predictions_answer_key")
+        connection.exec_driver_sql("ALTER TABLE mle_predictions DROP COLUMN answer_key")
+        connection.exec_driver_sql("UPDATE mle_log_meta SET value = '1' WHERE key = 'schema'")
+        connection.exec_driver_sql(
+            "INSERT INTO mle_predictions (logged_at, request_id, endpoint, model, listing_id, "
+            "accommodates, room_type, neighbourhood, tv, elevator, internet, latitude, "
+            "longitude, price_category, p_low, p_mid, p_high, p_lux) VALUES ("
+            "'2026-01-01 00:00:00', 'old', '/classify', 'm', 5, 2, 'Private room', 'Bronx', "
+            "0, 0, 1, 40.8, -73.9, 'Low', 1, 0, 0, 0)"
+        )
+    engine.dispose()
+    log = PredictionLog(url, tmp_path / "spill")
+    log.record(_answer(1))
+    log.close()
+    engine = connect(url)
+    with engine.connect() as connection:
+        version = connection.exec_driver_sql(
+            "SELECT value FROM mle_log_meta WHERE key = 'schema'"
+        ).scalar()
+        columns = {c["name"] for c in sa.inspect(connection).get_columns("mle_predictions")}
+    engine.dispose()
+    assert version == "2" and "answer_key" in columns
+    assert sorted(read_predictions(url)["listing_id"]) == [1, 5]
