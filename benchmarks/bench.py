@@ -522,8 +522,6 @@ def _twins(known: Any, test: Any, radii: tuple[int, ...]) -> dict[int, tuple[Any
     return found
 
 
-
-
 @bench.command("monitor")
 @click.option("--seeds", default=20, show_default=True, help="Windows per shift.")
 @click.option("--window", default=1000, show_default=True, help="Listings per window.")
