@@ -423,8 +423,8 @@ def models_history() -> None:
         click.echo("no promotions yet")
     for e in events:
         click.echo(
-            f"{e['time']}  {e['action']:<8} {e['user']:<10} {e['from'] or '-'} → {e['to']}"
-            f"  {e['reason']}"
+            f"{e['time']}  {e['action']:<8} {e['user']:<10} {e.get('from') or '-'} → "
+            f"{e.get('to') or '-'}  {e.get('reason', '')}"
         )
 
 

@@ -123,13 +123,20 @@ def _log(name: str, event: dict[str, Any]) -> None:
         os.fsync(log.fileno())
 
 
-def _set(name: str, tag: str, reason: str, previous: tuple[str, ...], action: str) -> Alias:
+def _set(
+    name: str,
+    tag: str,
+    reason: str,
+    previous: tuple[str, ...],
+    action: str,
+    user: str | None = None,
+) -> Alias:
     current = read_alias(name)
     alias = Alias(
         tag=tag,
         content_hash=read_card(tag)["content_hash"],  # callers verified it just before
         since=_now(),
-        user=_user(),
+        user=user or _user(),
         reason=reason,
         previous=previous,
     )
@@ -150,8 +157,11 @@ def _set(name: str, tag: str, reason: str, previous: tuple[str, ...], action: st
     return alias
 
 
-def promote(tag: str | None, *, reason: str = "", force: bool = False) -> Alias:
-    """Make ``tag`` the production model, if its gate passed (or ``force`` with a reason)."""
+def promote(
+    tag: str | None, *, reason: str = "", force: bool = False, user: str | None = None
+) -> Alias:
+    """Make ``tag`` the production model, if its gate passed (or ``force`` with a reason).
+    ``user`` is who or what promoted it, for the history (default: the login name)."""
     exact = verified(resolve_tag(tag))
     name = exact.split(":")[0]
     gate = read_card(exact).get("gate")
@@ -175,12 +185,11 @@ def promote(tag: str | None, *, reason: str = "", force: bool = False) -> Alias:
             return current
         previous = (*current.previous, current.tag) if current else ()
         label = reason or "promoted"
-        return _set(
-            name, exact, f"{label} (gate overridden)" if force else label, previous, "promote"
-        )
+        reason = f"{label} (gate overridden)" if force else label
+        return _set(name, exact, reason, previous, "promote", user)
 
 
-def rollback(name: str = MODEL_NAME, *, reason: str = "") -> Alias:
+def rollback(name: str = MODEL_NAME, *, reason: str = "", user: str | None = None) -> Alias:
     """Return production to the model it replaced."""
     with _exclusive(name):
         current = read_alias(name)
@@ -189,7 +198,23 @@ def rollback(name: str = MODEL_NAME, *, reason: str = "") -> Alias:
                 f"nothing to roll back to: {name} has no earlier production model."
             )
         target = verified(current.previous[-1])
-        return _set(name, target, reason or "rollback", current.previous[:-1], "rollback")
+        return _set(name, target, reason or "rollback", current.previous[:-1], "rollback", user)
+
+
+def record_event(name: str, event: dict[str, Any]) -> None:
+    """Append an event other than a promotion to ``name``'s history (a scheduled run, say):
+    at least ``action``, ``user`` and ``reason``; ``time`` is added when missing, and
+    ``from``/``to`` default to the production model now."""
+    current = production_tag_unchecked(name)
+    entry = {"time": _now(), "from": current, "to": current, **event}
+    _alias_dir(name).mkdir(parents=True, exist_ok=True)
+    _log(name, entry)
+
+
+def production_tag_unchecked(name: str = MODEL_NAME) -> str | None:
+    """The production alias's tag without checking the model (for records, not for loading)."""
+    alias = read_alias(name)
+    return alias.tag if alias else None
 
 
 def history(name: str = MODEL_NAME) -> list[dict[str, Any]]:
