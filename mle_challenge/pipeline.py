@@ -322,7 +322,7 @@ class RegisterModel(_Stage, _SelectParams):
     def run(self) -> None:
         import joblib
 
-        from mle_challenge.lifecycle import registry
+        from mle_challenge.lifecycle import registry, shared
         from mle_challenge.monitoring import profile
 
         selection = json.loads(Path(self.input().path).read_text())
@@ -347,6 +347,8 @@ class RegisterModel(_Stage, _SelectParams):
             name=str(self.register["model_name"]),
             extra_files={profile.PROFILE_FILE: profile.profile_bytes(reference)},
         )
+        if shared.push_registered(tag):  # MLE_REGISTRY: every machine can pull it
+            self._progress(90, f"pushed {tag} to the shared registry")
         self._write_json({"tag": tag, **selection})
         self._progress(100, f"registered {tag}")
 

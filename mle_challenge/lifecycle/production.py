@@ -15,13 +15,14 @@ import fcntl
 import getpass
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mle_challenge.errors import MleError, RegistryError
+from mle_challenge.lifecycle import shared
 from mle_challenge.lifecycle.registry import MODEL_NAME, resolve_tag
 from mle_challenge.lifecycle.store import (
     IntegrityError,
@@ -69,19 +70,36 @@ def _alias_dir(name: str) -> Path:
     return state_dir() / "aliases" / name
 
 
-def read_alias(name: str = MODEL_NAME) -> Alias | None:
-    path = _alias_dir(name) / f"{ALIAS}.json"
-    if not path.is_file():
+def _shared() -> str | None:
+    return shared.registry_url()
+
+
+def _alias_from(raw: dict[str, Any] | None) -> Alias | None:
+    if raw is None:
         return None
-    raw = json.loads(path.read_text())
     return Alias(**{**raw, "previous": tuple(raw.get("previous", ()))})
 
 
+def read_alias(name: str = MODEL_NAME) -> Alias | None:
+    """The production alias: in the shared registry when ``MLE_REGISTRY`` is set, else
+    beside the local store."""
+    prefix = _shared()
+    if prefix is not None:
+        return _alias_from(shared.read_state(name, prefix).alias)
+    path = _alias_dir(name) / f"{ALIAS}.json"
+    if not path.is_file():
+        return None
+    return _alias_from(json.loads(path.read_text()))
+
+
 def production_tag(name: str = MODEL_NAME) -> str | None:
-    """The production model's tag, checked against its recorded content hash; None if unset."""
+    """The production model's tag, checked against its recorded content hash; None if unset.
+    With a shared registry, a production model this machine does not have is pulled first."""
     alias = read_alias(name)
     if alias is None:
         return None
+    if _shared() is not None:
+        shared.ensure_local(alias.tag)
     try:
         folder = model_path(alias.tag)
     except RegistryError as exc:
@@ -123,15 +141,55 @@ def _log(name: str, event: dict[str, Any]) -> None:
         os.fsync(log.fileno())
 
 
-def _set(
-    name: str,
+Change = Callable[[Alias | None], tuple[Alias, dict[str, Any]] | None]
+
+
+def _change(name: str, change: Change) -> Alias | None:
+    """Apply ``change`` (current alias → new alias and its history event, or None for no
+    change) as one step: under the local lock, or as one conditional write of the shared
+    alias object, which fails rather than overwrite a change made meanwhile elsewhere."""
+    prefix = _shared()
+    if prefix is None:
+        with _exclusive(name):
+            current = read_alias(name)
+            changed = change(current)
+            if changed is None:
+                return current
+            alias, event = changed
+            write_json_atomic(_alias_dir(name) / f"{ALIAS}.json", _alias_record(alias))
+            _log(name, event)
+            return alias
+    state = shared.read_state(name, prefix)
+    current = _alias_from(state.alias)
+    changed = change(current)
+    if changed is None:
+        return current
+    alias, event = changed
+    after = shared.State(_alias_record(alias), [*state.history, event], state.etag)
+    try:
+        shared.write_state(name, prefix, after)
+    except shared.ConflictError as exc:
+        now = read_alias(name)
+        raise PromotionError(
+            f"another promotion or rollback of {name} won the race (production is now "
+            f"{now.tag if now else 'unset'}); this one changed nothing. See "
+            "`mle-challenge models history`, then try again if it is still wanted."
+        ) from exc
+    return alias
+
+
+def _alias_record(alias: Alias) -> dict[str, Any]:
+    return alias.__dict__ | {"previous": list(alias.previous)}
+
+
+def _moved(
+    current: Alias | None,
     tag: str,
     reason: str,
     previous: tuple[str, ...],
     action: str,
-    user: str | None = None,
-) -> Alias:
-    current = read_alias(name)
+    user: str | None,
+) -> tuple[Alias, dict[str, Any]]:
     alias = Alias(
         tag=tag,
         content_hash=read_card(tag)["content_hash"],  # callers verified it just before
@@ -140,28 +198,23 @@ def _set(
         reason=reason,
         previous=previous,
     )
-    write_json_atomic(
-        _alias_dir(name) / f"{ALIAS}.json", alias.__dict__ | {"previous": list(previous)}
-    )
-    _log(
-        name,
-        {
-            "time": alias.since,
-            "user": alias.user,
-            "action": action,
-            "from": current.tag if current else None,
-            "to": tag,
-            "reason": reason,
-        },
-    )
-    return alias
+    event = {
+        "time": alias.since,
+        "user": alias.user,
+        "action": action,
+        "from": current.tag if current else None,
+        "to": tag,
+        "reason": reason,
+    }
+    return alias, event
 
 
 def promote(
     tag: str | None, *, reason: str = "", force: bool = False, user: str | None = None
 ) -> Alias:
     """Make ``tag`` the production model, if its gate passed (or ``force`` with a reason).
-    ``user`` is who or what promoted it, for the history (default: the login name)."""
+    ``user`` is who or what promoted it, for the history (default: the login name). With a
+    shared registry the model is pushed there first, so every machine can pull it."""
     exact = verified(resolve_tag(tag))
     name = exact.split(":")[0]
     gate = read_card(exact).get("gate")
@@ -179,36 +232,61 @@ def promote(
             )
     elif not reason.strip():
         raise PromotionError("--force needs --reason: say why the gate is overridden.")
-    with _exclusive(name):
-        current = read_alias(name)
+    shared.push_registered(exact)
+    label = reason or "promoted"
+    why = f"{label} (gate overridden)" if force else label
+
+    def change(current: Alias | None) -> tuple[Alias, dict[str, Any]] | None:
         if current is not None and current.tag == exact:
-            return current
+            return None
         previous = (*current.previous, current.tag) if current else ()
-        label = reason or "promoted"
-        reason = f"{label} (gate overridden)" if force else label
-        return _set(name, exact, reason, previous, "promote", user)
+        return _moved(current, exact, why, previous, "promote", user)
+
+    alias = _change(name, change)
+    assert alias is not None
+    return alias
 
 
 def rollback(name: str = MODEL_NAME, *, reason: str = "", user: str | None = None) -> Alias:
     """Return production to the model it replaced."""
-    with _exclusive(name):
-        current = read_alias(name)
+
+    def change(current: Alias | None) -> tuple[Alias, dict[str, Any]] | None:
         if current is None or not current.previous:
             raise PromotionError(
                 f"nothing to roll back to: {name} has no earlier production model."
             )
-        target = verified(current.previous[-1])
-        return _set(name, target, reason or "rollback", current.previous[:-1], "rollback", user)
+        target = verified(shared.ensure_local(current.previous[-1]))
+        return _moved(
+            current, target, reason or "rollback", current.previous[:-1], "rollback", user
+        )
+
+    alias = _change(name, change)
+    assert alias is not None
+    return alias
 
 
 def record_event(name: str, event: dict[str, Any]) -> None:
     """Append an event other than a promotion to ``name``'s history (a scheduled run, say):
     at least ``action``, ``user`` and ``reason``; ``time`` is added when missing, and
     ``from``/``to`` default to the production model now."""
-    current = production_tag_unchecked(name)
-    entry = {"time": _now(), "from": current, "to": current, **event}
-    _alias_dir(name).mkdir(parents=True, exist_ok=True)
-    _log(name, entry)
+    prefix = _shared()
+    for _ in range(5):  # events do not conflict with each other: retry a lost race
+        if prefix is None:
+            current = production_tag_unchecked(name)
+            _alias_dir(name).mkdir(parents=True, exist_ok=True)
+            _log(name, {"time": _now(), "from": current, "to": current, **event})
+            return
+        state = shared.read_state(name, prefix)
+        current = (state.alias or {}).get("tag")
+        entry = {"time": _now(), "from": current, "to": current, **event}
+        try:
+            shared.write_state(
+                name, prefix, shared.State(state.alias, [*state.history, entry], state.etag)
+            )
+            return
+        except shared.ConflictError:
+            continue
+    raise PromotionError(f"could not record an event in {name}'s shared history: it kept changing")
 
 
 def production_tag_unchecked(name: str = MODEL_NAME) -> str | None:
@@ -218,6 +296,10 @@ def production_tag_unchecked(name: str = MODEL_NAME) -> str | None:
 
 
 def history(name: str = MODEL_NAME) -> list[dict[str, Any]]:
+    """Every promotion, rollback and recorded event of ``name``, oldest first."""
+    prefix = _shared()
+    if prefix is not None:
+        return shared.read_state(name, prefix).history
     path = _alias_dir(name) / "history.jsonl"
     if not path.is_file():
         return []
@@ -228,6 +310,8 @@ def model_rows(name: str = MODEL_NAME) -> list[dict[str, Any]]:
     """One row per model folder, newest first, for ``mle-challenge models list``; a damaged
     or altered model gets a row that says what is wrong with it instead of failing the list."""
     alias = read_alias(name)
+    if alias is not None and _shared() is not None:
+        shared.ensure_local(alias.tag)  # every machine lists what production is, pulled
     rows = []
     for stored in scan(name):
         info = stored.info
