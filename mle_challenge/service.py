@@ -4,7 +4,8 @@ Swagger UI at ``/``.
 
 Serve it with ``bentoml serve mle_challenge.service:PriceClassifier`` (the model in
 ``MLE_MODEL_TAG``, else the newest registered), or build it into a bento with
-``make build-bento``, which pins the model tag.
+``make build-bento``, which pins the model tag. With ``MLE_FOLLOW_PRODUCTION=1`` each worker
+follows the production alias instead (:mod:`mle_challenge.serving.follow`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from mle_challenge.model.schema import (
     listing_model,
 )
 from mle_challenge.monitoring.log import PredictionLog
+from mle_challenge.serving.follow import Follower, Served, served
 from mle_challenge.serving.guard import RequestGuard
 from mle_challenge.serving.openapi import PublishedDocs, published
 from mle_challenge.serving.recording import open_log, record_answers
@@ -41,17 +43,27 @@ from mle_challenge.serving.runtime import (
 # when the class is defined: only its tag and metadata are read here, never the model itself.
 _settings = get_settings()
 MODEL_TAG = served_model_tag(_settings.model_tag)
-Listing = listing_model(model_categories(MODEL_TAG))
 MAX_BATCH = _settings.max_batch
+_Strict = listing_model(model_categories(MODEL_TAG))
+# Following production, the categories change with the model: BentoML's own parsing takes any
+# text there, and the request guard, which sees every request first, checks them against the
+# model serving at the time.
+Listing = listing_model(None) if _settings.follow_production else _Strict
 Batch = Annotated[list[Listing], Field(min_length=1, max_length=MAX_BATCH)]  # type: ignore[valid-type]
+_StrictBatch = Annotated[list[_Strict], Field(min_length=1, max_length=MAX_BATCH)]  # type: ignore[valid-type]
+# The guard's schemas, by path: replaced in place when a followed model swaps in.
+_guard_schemas: dict[str, TypeAdapter[Any]] = {
+    "/classify": TypeAdapter(_Strict),
+    "/classify_batch": TypeAdapter(_StrictBatch),
+}
 
 fix_timeout_middleware_leak()
 enforce_header_timeout(_settings.header_timeout)
 drain_on_shutdown(_settings.drain_grace)
 
-# The worker's model, for GET /model and the fast /classify route (one per worker process),
-# and its prediction log.
-_predictor: Predictor | None = None
+# What the worker answers with (one per worker process; a request reads it once, so a swap
+# never splits a request between two models), and its prediction log.
+_served: Served | None = None
 _log: PredictionLog | None = None
 _counters: dict[str, Any] = {}
 
@@ -73,6 +85,12 @@ def _counter(name: str) -> Any:
             "Requests refused before the model saw them, by status and reason.",
             ["status", "reason"],
         )
+        _counters["follow"] = Counter(
+            "mle_follow_production",
+            "Following production: models swapped in, refused (kept the old one; the log says "
+            "why) and alias reads that failed, by result and tag or error.",
+            ["result", "detail"],
+        )
     return _counters[name]
 
 
@@ -82,9 +100,9 @@ _model_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 @_model_app.get("/model", response_model=ModelInfo, tags=["Service APIs"])
 def model_info() -> Any:
     """The served model's tag, creation time, metrics and data fingerprint."""
-    if _predictor is None:
+    if _served is None:
         raise HTTPException(status_code=503, detail="model not loaded yet")
-    return _predictor.summary()
+    return _served.predictor.summary()
 
 
 @bentoml.asgi_app(_model_app, path="/")
@@ -101,27 +119,45 @@ class PriceClassifier:
     model_ref = bentoml.models.BentoModel(MODEL_TAG)
 
     def __init__(self) -> None:
-        global _predictor, _log
-        self.predictor = Predictor.load(self.model_ref)
+        global _log
+        _swap(served(Predictor.load(self.model_ref), MAX_BATCH))
         self.log = open_log(_settings.prediction_log)
         if self.log is not None:
             self.log.counts.observers.append(_count_log_rows)
-        _predictor, _log = self.predictor, self.log
+        _log = self.log
+        self.follower: Follower | None = None
+        if _settings.follow_production:
+            assert _served is not None
+            self.follower = Follower(
+                MODEL_TAG.split(":")[0],
+                _served,
+                interval=_settings.follow_seconds,
+                max_batch=MAX_BATCH,
+                swap=_swap,
+                count=_count_follow,
+            ).start()
 
     @bentoml.on_shutdown
     def close_log(self) -> None:
         """Write what is still queued before the worker exits (a graceful stop loses nothing)."""
+        if self.follower is not None:
+            self.follower.stop()
         if self.log is not None:
             self.log.close()
 
     def __is_ready__(self) -> bool:
-        return getattr(self, "predictor", None) is not None
+        return _served is not None
+
+    @property
+    def predictor(self) -> Predictor:
+        """The model answering now."""
+        return _current().predictor
 
     @bentoml.api(route="/classify")
     async def classify(self, listing: Listing, /) -> Classification:  # type: ignore[valid-type]
         """Classify one listing. Unknown fields, values outside NYC and categories the model
         was not trained on are refused with a 400 naming the field."""
-        answers = answers_for(self.predictor, [listing])
+        answers = answers_for(_current().predictor, [listing])
         record_answers(self.log, "/classify", [listing], answers)
         return answers[0]
 
@@ -133,14 +169,25 @@ class PriceClassifier:
     ) -> list[Classification]:
         """Classify up to ``MLE_MAX_BATCH`` (default 1000) listings; answers keep their order.
         An invalid listing fails the whole call with a 400 naming its index and field."""
-        answers = answers_for(self.predictor, listings)
+        answers = answers_for(_current().predictor, listings)
         record_answers(self.log, "/classify_batch", listings, answers)
         return answers
 
 
+def _current() -> Served:
+    assert _served is not None  # set in __init__, before the worker takes requests
+    return _served
+
+
+def _swap(new: Served) -> None:
+    """Answer with ``new`` from the next request on (and validate requests by its schema)."""
+    global _served
+    _guard_schemas.update(new.adapters)
+    _served = new
+
+
 def _classify_json(listing: Any) -> bytes:
-    assert _predictor is not None  # the guard only runs once the service has started
-    answers = answers_for(_predictor, [listing])
+    answers = answers_for(_current().predictor, [listing])
     record_answers(_log, "/classify", [listing], answers)
     return answers[0].model_dump_json().encode()
 
@@ -154,23 +201,33 @@ def _count_refusal(status: int, reason: str) -> None:
     _counter("refused").labels(status=str(status), reason=reason).inc()
 
 
+def _count_follow(result: str, detail: str) -> None:
+    _counter("follow").labels(result=result, detail=detail).inc()
+
+
 def published_document() -> dict[str, Any]:
-    """The OpenAPI document served at ``/docs.json``, for the served model."""
+    """The OpenAPI document served at ``/docs.json``, for the model serving now."""
+    listing = _served.listing if _served is not None else _Strict
+    batch = Annotated[list[listing], Field(min_length=1, max_length=MAX_BATCH)]  # type: ignore[valid-type]
     return published(
         PriceClassifier.openapi_spec.asdict(),  # type: ignore[attr-defined]
-        listing=Listing,
-        batch=Batch,
-        model_tag=MODEL_TAG,
+        listing=listing,
+        batch=batch,
+        model_tag=_served.tag if _served is not None else MODEL_TAG,
         price_edges=PRICE_BINS,
         example=EXAMPLE_LISTING,
         max_batch=MAX_BATCH,
     )
 
 
-PriceClassifier.add_asgi_middleware(PublishedDocs, document=published_document)  # type: ignore[attr-defined]
+PriceClassifier.add_asgi_middleware(  # type: ignore[attr-defined]
+    PublishedDocs,
+    document=published_document,
+    version=lambda: _served.tag if _served is not None else MODEL_TAG,
+)
 PriceClassifier.add_asgi_middleware(  # type: ignore[attr-defined]
     RequestGuard,
-    schemas={"/classify": TypeAdapter(Listing), "/classify_batch": TypeAdapter(Batch)},
+    schemas=_guard_schemas,
     answers={"/classify": _classify_json} if _settings.fast_classify else None,
     max_bytes=_settings.max_body_bytes,
     body_timeout=_settings.body_timeout,

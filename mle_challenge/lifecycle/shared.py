@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from mle_challenge.errors import MleError
-from mle_challenge.lifecycle.remote import TransferError, pull_model, push_model
+
+# remote (fsspec, pyarrow through data.sources) is imported where a transfer happens: the
+# service imports this module, and its bento carries neither.
+
+
+class RegistryUnreachable(MleError):
+    """The shared registry cannot be read or written; nothing was changed."""
 
 
 class ConflictError(MleError):
@@ -55,6 +61,8 @@ def push_registered(tag: str) -> str | None:
     prefix = registry_url()
     if prefix is None:
         return None
+    from mle_challenge.lifecycle.remote import push_model
+
     return push_model(tag, f"{prefix}/models")
 
 
@@ -70,6 +78,8 @@ def ensure_local(tag: str) -> str:
     except NotFound:
         if prefix is None:
             raise
+    from mle_challenge.lifecycle.remote import pull_model
+
     return pull_model(archive_url(tag, prefix))
 
 
@@ -90,7 +100,7 @@ def _client() -> Any:
 
 def _location(prefix: str, name: str) -> tuple[str, str]:
     if not prefix.startswith("s3://"):
-        raise TransferError(
+        raise RegistryUnreachable(
             f"MLE_REGISTRY={prefix} is not an s3:// URL: use s3://bucket/prefix (with "
             "AWS_ENDPOINT_URL for an S3-compatible store)."
         )
@@ -98,9 +108,9 @@ def _location(prefix: str, name: str) -> tuple[str, str]:
     return bucket, "/".join(p for p in (key, "aliases", name, "production.json") if p)
 
 
-def _unreachable(prefix: str, exc: Exception) -> TransferError:
+def _unreachable(prefix: str, exc: Exception) -> RegistryUnreachable:
     reason = str(exc).strip() or type(exc).__name__
-    return TransferError(
+    return RegistryUnreachable(
         f"cannot reach the shared registry {prefix}: {reason}. Check AWS_ENDPOINT_URL, the "
         "credentials and that the bucket exists; nothing was changed."
     )
@@ -124,7 +134,7 @@ def read_state(name: str, prefix: str) -> State:
         raw = json.loads(body)
         return State(alias=raw.get("alias"), history=list(raw["history"]), etag=found["ETag"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise TransferError(
+        raise RegistryUnreachable(
             f"the shared alias s3://{bucket}/{key} is not an alias object ({exc}): restore it "
             "from the bucket's versions, or delete it to start a new history."
         ) from exc

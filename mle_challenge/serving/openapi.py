@@ -176,18 +176,26 @@ class PublishedDocs:
     """Answer ``GET /docs.json`` with the published document (built on first request) and
     ``GET /`` with the page that shows it."""
 
-    def __init__(self, app: ASGIApp, *, document: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        document: Callable[[], dict[str, Any]],
+        version: Callable[[], str] = lambda: "",
+    ) -> None:
         self.app = app
         self.document = document
-        self._body: bytes | None = None
+        self.version = version  # the document is built again when this changes (a new model)
+        self._body: tuple[str, bytes] | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":
             return await self.app(scope, receive, send)
         if scope["path"] == "/docs.json":
-            if self._body is None:
-                self._body = json.dumps(self.document()).encode()
-            return await _send(send, b"application/json", self._body)
+            version = self.version()
+            if self._body is None or self._body[0] != version:
+                self._body = (version, json.dumps(self.document()).encode())
+            return await _send(send, b"application/json", self._body[1])
         if scope["path"] == "/":
             return await _send(send, b"text/html; charset=utf-8", DOCS_PAGE)
         return await self.app(scope, receive, send)
