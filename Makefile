@@ -114,6 +114,10 @@ monitor: $(STAMP) ## Drift and realized performance of the last SINCE (1h) of th
 bench-monitor: $(STAMP) ## Print drift verdicts on 20 seeds of synthetic later months, and the time of one monitoring run
 	$(PY) -m benchmarks.bench monitor
 
+.PHONY: bench-follow
+bench-follow: $(STAMP) ## Print errors, p99 and swap delays of a following service under wrk while production moves 6 times
+	$(PY) -m benchmarks.bench follow
+
 .PHONY: test
 test: $(STAMP) ## Run the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -619,5 +619,79 @@ def _time_monitor(rows: int) -> None:
         click.echo(f"monitor with actuals: {seconds:.1f} s, peak {peak:.0f} MB")
 
 
+@bench.command("follow")
+@click.option("--poll", default=2.0, show_default=True, help="MLE_FOLLOW_SECONDS.")
+@click.option("--gap", default=8.0, show_default=True, help="Seconds between two promotions.")
+def follow(poll: float, gap: float) -> None:
+    """Serving that follows production under wrk at c=8: five promotions and a rollback
+    during the run. Prints non-2xx answers, p50/p99, and how long each worker took to serve
+    each new tag (from the promotion to 20 answers in a row from it)."""
+    import threading
+
+    import requests
+
+    from mle_challenge.model.schema import EXAMPLE_LISTING
+
+    with tempfile.TemporaryDirectory(prefix="bench-follow-") as scratch:
+        folder = Path(scratch)
+        env = {**os.environ, "BENTOML_HOME": str(folder / "bentoml"), "BENTOML_DO_NOT_TRACK": "1"}
+        env["MLE_PREDICTION_LOG"] = "off"
+        cli = [sys.executable, "-m", "mle_challenge.cli"]
+        tags = []
+        for month in (0, 1):
+            listings = folder / f"m{month}.csv"
+            synth = ["data", "synth", "--rows", "4000", "--month", str(month)]
+            subprocess.run([*cli, *synth, "--output", str(listings)], env=env, check=True,
+                           capture_output=True)  # fmt: skip
+            trained = subprocess.run(
+                [*cli, "train", "--listings", str(listings), "--outputs", str(folder / "out")],
+                env=env, check=True, capture_output=True, text=True,
+            )  # fmt: skip
+            tags.append(re.search(r"registered: (\S+)", trained.stdout).group(1))  # type: ignore[union-attr]
+        first, second = tags
+        subprocess.run([*cli, "promote", first, "--force", "--reason", "bench"], env=env,
+                       check=True, capture_output=True)  # fmt: skip
+        port = free_port()
+        serve_env = {**env, "MLE_FOLLOW_PRODUCTION": "1", "MLE_FOLLOW_SECONDS": str(poll)}
+        command = [str(Path(sys.executable).parent / "bentoml"), "serve"]
+        command += ["mle_challenge.service:PriceClassifier", "--port", str(port)]
+        process = start([*command, "--host", "127.0.0.1"], serve_env, folder / "serve.log")
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_ready(url, process, timeout=120)
+            script = folder / "classify.lua"
+            script.write_text(_WRK_SCRIPT % f"[[{json.dumps(EXAMPLE_LISTING)}]]")
+            seconds = int(gap * 7)
+            figures: dict[str, float] = {}
+            load = threading.Thread(
+                target=lambda: figures.update(_wrk(f"{url}/classify", script, 8, seconds))
+            )
+            load.start()
+            time.sleep(gap)
+            delays = []
+            steps = [("promote", second), ("promote", first), ("promote", second)]
+            steps += [("promote", first), ("promote", second), ("rollback", first)]
+            for action, target in steps:
+                args = ["promote", target, "--force"] if action == "promote" else ["rollback"]
+                subprocess.run([*cli, *args, "--reason", "bench"], env=env, check=True,
+                               capture_output=True)  # fmt: skip
+                moved = time.monotonic()
+                streak = 0
+                while streak < 20:
+                    answer = requests.post(f"{url}/classify", json=EXAMPLE_LISTING, timeout=10)
+                    streak = streak + 1 if answer.json()["model"] == target else 0
+                delays.append(time.monotonic() - moved)
+                time.sleep(max(0.0, gap - delays[-1]))
+            load.join()
+        finally:
+            stop(process)
+    click.echo(f"wrk c=8 for {seconds} s, 5 promotions and a rollback, poll every {poll:g} s")
+    click.echo(
+        f"requests/s {figures['rps']:,.0f}  non-2xx {figures['errors']:.0f}  "
+        f"p50 {figures['p50']:.1f} ms  p99 {figures['p99']:.1f} ms"
+    )
+    click.echo("served by every worker after: " + ", ".join(f"{d:.1f} s" for d in delays))
+
+
 if __name__ == "__main__":
     bench()
