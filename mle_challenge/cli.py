@@ -109,6 +109,12 @@ def data_synth(rows: int, seed: int, month: int, shift: float, output: Path) -> 
 )
 @click.option("--outputs", default="outputs", show_default=True, help="Folder for outputs.")
 @click.option("--promote", is_flag=True, help="Promote the model to production if its gate passes.")
+@click.option(
+    "--summary-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help='Also write {"ok", "tag", "gate", "summary"} there (what `schedule` reads).',
+)
 def train_command(
     source: str,
     params_path: str,
@@ -116,12 +122,20 @@ def train_command(
     scheduler_url: str | None,
     outputs: str,
     promote: bool,
+    summary_json: Path | None,
 ) -> None:
     """Run the training pipeline: clean → split → train → evaluate → select → register → gate."""
     from mle_challenge.lifecycle.gate import GateResult
     from mle_challenge.pipeline import run_training
 
-    outcome = run_training(source, params_path, outputs, workers, scheduler_url)
+    try:
+        outcome = run_training(source, params_path, outputs, workers, scheduler_url)
+    except MleError as exc:
+        _write_training_summary(summary_json, ok=False, summary=f"error: {exc}")
+        raise
+    _write_training_summary(
+        summary_json, ok=outcome.ok, summary=outcome.summary, tag=outcome.tag, gate=outcome.gate
+    )
     click.echo(outcome.summary)
     if not outcome.ok:
         raise click.exceptions.Exit(1)
@@ -137,6 +151,15 @@ def train_command(
 
         alias = production.promote(outcome.tag, reason=f"trained on {source}")
         click.echo(f"production: {alias.tag}")
+
+
+def _write_training_summary(path: Path | None, **fields: Any) -> None:
+    """The run's result as JSON for a program: written whole (a reader never sees half)."""
+    if path is None:
+        return
+    from mle_challenge.lifecycle.store import write_json_atomic
+
+    write_json_atomic(path, {"tag": None, "gate": None, **fields})
 
 
 @cli.group()
