@@ -347,7 +347,9 @@ def monitor_command(
 @click.option("--every", type=click.FloatRange(min=0.1), default=None, hidden=True)  # tests
 @click.option("--params", "params_path", default="params.yaml", show_default=True)
 @click.option("--outputs", default="outputs", show_default=True, help="Folder for outputs.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Luigi workers."
+)
 @click.option("--scheduler-url", default=None, help="Luigi central scheduler (default: local).")
 @click.option(
     "--monitor",
@@ -368,7 +370,9 @@ def monitor_command(
     help="Stop a training that runs longer (the run is an error): 90m, 6h... or off.",
 )
 @click.option(
-    "--once", is_flag=True, help="One run now, then exit: 0 promoted or unchanged, 1 else."
+    "--once",
+    is_flag=True,
+    help="One run now, then exit: 0 promoted, unchanged or skipped; 1 otherwise.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="/metrics, /healthz host.")
 @click.option("--port", type=click.IntRange(0, 65535), default=9108, show_default=True)
