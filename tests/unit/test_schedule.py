@@ -181,26 +181,32 @@ def _in_thread(action: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
     return thread, result
 
 
-def test_stop_ends_a_running_child_and_its_group(tmp_path: Path) -> None:
-    """Check that stop() ends the child (and the process it started) within the grace."""
+def _gone(pid: int) -> bool:
     import psutil
 
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_stop_ends_a_running_child_and_its_group(tmp_path: Path) -> None:
+    """Check that stop() ends the child and the process it started, within the grace."""
+    pids = tmp_path / "pids"
     child = _python(
-        "import subprocess, sys, time; "
-        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"
+        "import os, subprocess, sys, time; "
+        "g = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{g.pid}}'); time.sleep(60)"
     )
     training = schedule.TrainingProcess(grace=5)
     thread, result = _in_thread(lambda: training.run(child, tmp_path / "out.log"))
-    deadline = time.monotonic() + 10
-    while not psutil.Process().children(recursive=True) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5)  # the grandchild has started
+    _wait_for(lambda: pids.is_file() and len(pids.read_text().split()) == 2)
     started = time.monotonic()
     training.stop()
     thread.join(10)
     assert isinstance(result[0], schedule.Interrupted)
     assert time.monotonic() - started < 5
-    assert not [p for p in psutil.Process().children(recursive=True) if p.is_running()]
+    assert all(_gone(int(pid)) for pid in pids.read_text().split())
     with pytest.raises(schedule.Interrupted):  # and no other starts
         training.run(_python("pass"), tmp_path / "again.log")
 
@@ -285,8 +291,7 @@ def test_a_stopped_run_is_interrupted(tmp_path: Path) -> None:
     """Check that stop() during the training ends the run `interrupted`, with nothing promoted."""
     runner = FakeChild(_options(tmp_path), "import time; time.sleep(60)")
     thread, result = _in_thread(runner.run)
-    while not runner.metrics.running:
-        time.sleep(0.05)
+    _wait_for(lambda: runner.metrics.running)
     time.sleep(0.3)
     runner.stop()
     thread.join(10)
