@@ -20,6 +20,9 @@ MODEL_TAG   ?=
 BENTO_TAG   ?=
 PORT        ?= 3000
 SINCE       ?= 1h
+# Scheduled retraining: a crontab line in UTC (03:00 every Monday); SCHEDULE_ARGS=--once for one run.
+CRON        ?= 0 3 * * 1
+SCHEDULE_ARGS ?=
 ACTUALS     ?=
 BASE_IMAGE  ?=
 LOCAL_BASE  := mle-challenge-base:bookworm-py3.11
@@ -60,6 +63,11 @@ run: synth ## The main job on the demo data: listings → clean → train → ev
 pipeline: $(STAMP) ## Run the training pipeline on LISTINGS=path-or-URL
 	@test -n "$(LISTINGS)" || { echo "usage: make pipeline LISTINGS=path/or/url/listings.csv.gz"; exit 2; }
 	$(BIN)/mle-challenge train --listings $(LISTINGS) --params $(PARAMS) --outputs $(OUT) --workers $(WORKERS)
+
+.PHONY: schedule
+schedule: $(STAMP) ## Retrain on LISTINGS=… at each CRON tick (UTC), promote what passes; /metrics on :9108 [SCHEDULE_ARGS=--once]
+	@test -n "$(LISTINGS)" || { echo 'usage: make schedule LISTINGS=path/or/url [CRON="0 3 * * 1"] [SCHEDULE_ARGS="--once --monitor"]'; exit 2; }
+	$(BIN)/mle-challenge schedule --listings $(LISTINGS) --cron "$(CRON)" --params $(PARAMS) --outputs $(OUT) --workers $(WORKERS) $(SCHEDULE_ARGS)
 
 .PHONY: bench-pipeline
 bench-pipeline: $(STAMP) ## Print cold and no-change re-run times of the pipeline on the NYC data

@@ -109,6 +109,12 @@ def data_synth(rows: int, seed: int, month: int, shift: float, output: Path) -> 
 )
 @click.option("--outputs", default="outputs", show_default=True, help="Folder for outputs.")
 @click.option("--promote", is_flag=True, help="Promote the model to production if its gate passes.")
+@click.option(
+    "--summary-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help='Also write {"ok", "tag", "gate", "summary"} there (what `schedule` reads).',
+)
 def train_command(
     source: str,
     params_path: str,
@@ -116,12 +122,20 @@ def train_command(
     scheduler_url: str | None,
     outputs: str,
     promote: bool,
+    summary_json: Path | None,
 ) -> None:
     """Run the training pipeline: clean → split → train → evaluate → select → register → gate."""
     from mle_challenge.lifecycle.gate import GateResult
     from mle_challenge.pipeline import run_training
 
-    outcome = run_training(source, params_path, outputs, workers, scheduler_url)
+    try:
+        outcome = run_training(source, params_path, outputs, workers, scheduler_url)
+    except MleError as exc:
+        _write_training_summary(summary_json, ok=False, summary=f"error: {exc}")
+        raise
+    _write_training_summary(
+        summary_json, ok=outcome.ok, summary=outcome.summary, tag=outcome.tag, gate=outcome.gate
+    )
     click.echo(outcome.summary)
     if not outcome.ok:
         raise click.exceptions.Exit(1)
@@ -137,6 +151,15 @@ def train_command(
 
         alias = production.promote(outcome.tag, reason=f"trained on {source}")
         click.echo(f"production: {alias.tag}")
+
+
+def _write_training_summary(path: Path | None, **fields: Any) -> None:
+    """The run's result as JSON for a program: written whole (a reader never sees half)."""
+    if path is None:
+        return
+    from mle_challenge.lifecycle.store import write_json_atomic
+
+    write_json_atomic(path, {"tag": None, "gate": None, **fields})
 
 
 @cli.group()
@@ -313,6 +336,107 @@ def monitor_command(
         raise click.exceptions.Exit(1)
 
 
+@cli.command("schedule")
+@click.option("--listings", "source", required=True, help="Path, http(s):// or s3:// URL.")
+@click.option(
+    "--cron",
+    default=None,
+    help="When to run, a crontab line in UTC (minute hour day-of-month month day-of-week), "
+    'e.g. "0 3 * * 1": 03:00 every Monday. Not needed with --once.',
+)
+@click.option("--every", type=click.FloatRange(min=0.1), default=None, hidden=True)  # tests
+@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@click.option("--outputs", default="outputs", show_default=True, help="Folder for outputs.")
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Luigi workers."
+)
+@click.option("--scheduler-url", default=None, help="Luigi central scheduler (default: local).")
+@click.option(
+    "--monitor",
+    is_flag=True,
+    help="Monitor the prediction log before each run, and between runs (--monitor-every): "
+    "input drift found between runs starts a run at once.",
+)
+@click.option("--monitor-since", default=None, help="The window monitored: 1h, 7d... [7d]")
+@click.option(
+    "--monitor-every", default=None, help="Monitoring between runs: 30m, 1h... or off. [1h]"
+)
+@click.option("--actuals", default=None, help="With --monitor: a later listings file.")
+@click.option(
+    "--timeout",
+    "run_timeout",
+    default="6h",
+    show_default=True,
+    help="Stop a training that runs longer (the run is an error): 90m, 6h... or off.",
+)
+@click.option(
+    "--once",
+    is_flag=True,
+    help="One run now, then exit: 0 promoted, unchanged or skipped; 1 otherwise.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="/metrics, /healthz host.")
+@click.option("--port", type=click.IntRange(0, 65535), default=9108, show_default=True)
+def schedule_command(
+    source: str,
+    cron: str | None,
+    every: float | None,
+    params_path: str,
+    outputs: str,
+    workers: int,
+    scheduler_url: str | None,
+    monitor: bool,
+    monitor_since: str | None,
+    monitor_every: str | None,
+    actuals: str | None,
+    run_timeout: str,
+    once: bool,
+    host: str,
+    port: int,
+) -> None:
+    """Retrain on a schedule: at each tick, train on --listings and promote a new model that
+    passes its gate. Every run joins `models history`; one runs at a time; SIGTERM stops it
+    cleanly. Serves /metrics and /healthz on --host:--port (docs/operations.md)."""
+    import logging
+
+    from mle_challenge import schedule
+    from mle_challenge.config import load_params
+
+    for name, value in (("--monitor-since", monitor_since), ("--monitor-every", monitor_every)):
+        if value is not None and not monitor:
+            raise click.UsageError(f"{name} goes with --monitor")
+    if actuals and not monitor:
+        raise click.UsageError("--actuals goes with --monitor")
+    if not once and (cron is None) == (every is None):
+        raise click.UsageError(f"give when to run: {schedule.CRON_EXAMPLE}, or --once")
+    trigger = schedule.parse_cron(cron) if cron else None
+    since = monitor_since or "7d"
+    schedule.duration(since, "--monitor-since", off=False)
+    timeout = schedule.duration(run_timeout, "--timeout")
+    options = schedule.Options(
+        listings=source,
+        params=params_path,
+        outputs=Path(outputs),
+        model_name=load_params(params_path).registry.model_name,
+        trigger="run now (--once)" if once else (f"cron {cron}" if cron else f"every {every:g} s"),
+        workers=workers,
+        scheduler_url=scheduler_url,
+        monitor=monitor,
+        monitor_since=since,
+        actuals=actuals,
+        timeout=timeout.total_seconds() if timeout else None,
+    )
+    checks = schedule.duration(monitor_every or "1h", "--monitor-every") if monitor else None
+    # Our runs at INFO; APScheduler's and the libraries' chatter only when it matters.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger(schedule.__name__).setLevel(logging.INFO)
+    if once:
+        record = schedule.run_once(options)
+        click.echo(record.line())
+        raise click.exceptions.Exit(schedule.EXIT_STATUS[record.outcome])
+    when = trigger or schedule.every_seconds(every or 0)
+    raise click.exceptions.Exit(schedule.serve(options, when, checks, host, port))
+
+
 @cli.command("classify")
 @click.option("--url", required=True, help="The service, e.g. http://127.0.0.1:3000")
 @click.option("--listings", default=None, help="Raw or API-shaped listings to sample from.")
@@ -415,16 +539,19 @@ def models_list() -> None:
 
 @models.command("history")
 def models_history() -> None:
-    """The append-only log of promotions and rollbacks."""
+    """The append-only log of promotions, rollbacks and scheduled runs (with their outcome)."""
     from mle_challenge.lifecycle import production
 
     events = production.history()
     if not events:
-        click.echo("no promotions yet")
+        click.echo("no promotions, rollbacks or scheduled runs yet")
     for e in events:
+        note = e.get("reason", "")
+        if "outcome" in e:  # a scheduled run: what came of it, and the model it trained
+            note = f"[{e['outcome']}{' ' + e['tag'] if e.get('tag') else ''}] {note}"
         click.echo(
             f"{e['time']}  {e['action']:<8} {e['user']:<10} {e.get('from') or '-'} → "
-            f"{e.get('to') or '-'}  {e.get('reason', '')}"
+            f"{e.get('to') or '-'}  {note}"
         )
 
 

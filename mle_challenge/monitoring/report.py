@@ -1,6 +1,6 @@
 """The monitoring report, built from the summary alone: an HTML page with plots, and the
-figures as Prometheus gauges (a text file that node_exporter's textfile collector, or the
-scheduler of the next release, exposes)."""
+figures as Prometheus gauges (a text file for node_exporter's textfile collector, and the
+gauges that `mle-challenge schedule --monitor` serves on its /metrics)."""
 
 from __future__ import annotations
 
@@ -226,15 +226,36 @@ def render_html(summary: Mapping[str, Any]) -> str:
 
 def write_gauges(summary: Mapping[str, Any], path: Path) -> None:
     """The summary's figures as Prometheus gauges, in the text exposition format."""
-    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+    from prometheus_client import CollectorRegistry, write_to_textfile
 
     registry = CollectorRegistry()
+    fill_gauges(summary, registry)
+    write_to_textfile(str(path), registry)
+
+
+def fill_gauges(summary: Mapping[str, Any], registry: Any) -> None:
+    """Register the summary's figures as gauges in ``registry`` (a ``CollectorRegistry``
+    holding no gauges of these names): the text file above, and the scheduler's /metrics."""
+    from prometheus_client import Gauge
 
     def gauge(name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
         return Gauge(name, doc, labels, registry=registry)
 
     alarm = gauge("mle_monitor_alarm", "1 when the last monitoring run passed a threshold.")
     alarm.set(1 if summary["alarm"] else 0)
+    _drift_gauges(summary, gauge)
+    realized = summary.get("realized")
+    if realized:
+        accuracy = gauge("mle_realized_accuracy", "Accuracy against later prices.", ("model",))
+        f1 = gauge("mle_realized_macro_f1", "Macro-F1 against later prices.", ("model",))
+        joined = gauge("mle_realized_joined", "Predictions joined with a later price.", ("model",))
+        for model, m in realized["by_model"].items():
+            accuracy.labels(model).set(m["accuracy"])
+            f1.labels(model).set(m["macro_f1"])
+            joined.labels(model).set(m["rows"])
+
+
+def _drift_gauges(summary: Mapping[str, Any], gauge: Callable[..., Any]) -> None:
     rows = gauge("mle_monitor_window_rows", "Answers in the monitored window.", ("model",))
     share = gauge("mle_drift_share", "Share of input fields that drifted.", ("model",))
     psi = gauge("mle_feature_psi", "Population stability index per field.", ("model", "feature"))
@@ -249,13 +270,3 @@ def write_gauges(summary: Mapping[str, Any], path: Path) -> None:
         for name, f in drift["fields"].items():
             psi.labels(model, name).set(f["psi"])
             drifted.labels(model, name).set(1 if f["drifted"] else 0)
-    realized = summary.get("realized")
-    if realized:
-        accuracy = gauge("mle_realized_accuracy", "Accuracy against later prices.", ("model",))
-        f1 = gauge("mle_realized_macro_f1", "Macro-F1 against later prices.", ("model",))
-        joined = gauge("mle_realized_joined", "Predictions joined with a later price.", ("model",))
-        for model, m in realized["by_model"].items():
-            accuracy.labels(model).set(m["accuracy"])
-            f1.labels(model).set(m["macro_f1"])
-            joined.labels(model).set(m["rows"])
-    write_to_textfile(str(path), registry)
