@@ -654,7 +654,7 @@ def follow(poll: float, gap: float) -> None:
         os.environ["BENTOML_HOME"] = env["BENTOML_HOME"]
         from mle_challenge.lifecycle import production
 
-        production.promote(first, force=True, reason="bench")
+        production.promote(first, force=True, reason="bench")  # imports BentoML here, now
         port = free_port()
         serve_env = {**env, "MLE_FOLLOW_PRODUCTION": "1", "MLE_FOLLOW_SECONDS": str(poll)}
         command = [str(Path(sys.executable).parent / "bentoml"), "serve"]

@@ -11,11 +11,9 @@ production has moved elsewhere.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,14 +112,11 @@ class Follower:
         if tag is None or tag == self.current_tag or tag == self._refused:
             return None
         try:
-            with _yielding():
-                candidate = _load(tag)
-                reason = unsafe_reason(candidate)
-                if reason is None:
-                    example = listing_model(candidate.categories).model_validate(
-                        _example(candidate)
-                    )
-                    answers_for(candidate, [example])
+            candidate = _load(tag)
+            reason = unsafe_reason(candidate)
+            if reason is None:
+                example = listing_model(candidate.categories).model_validate(_example(candidate))
+                answers_for(candidate, [example])
         except Exception as exc:  # pulled, verified and loaded, or not at all
             reason = f"it could not be loaded: {str(exc).strip() or type(exc).__name__}"
         if reason is not None:
@@ -136,19 +131,6 @@ class Follower:
         self.current_tag, self._refused = tag, None
         self.count("swapped", tag)
         return tag
-
-
-@contextlib.contextmanager
-def _yielding(interval: float = 0.0005) -> Iterator[None]:
-    """Hand the GIL over more often while this thread loads a model (about 0.3 s of Python
-    work): at the default 5 ms, the request thread waited up to 5 ms after each of its
-    system calls, and p99 under load rose from 7 ms to about 120 ms during swaps."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(interval)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
 
 
 def _production_tag(name: str) -> str | None:
