@@ -110,12 +110,17 @@ def figure_png(draw: Any, size: tuple[float, float] = (5.5, 4.5)) -> bytes:
     fig, ax = plt.subplots(figsize=size, dpi=100)
     try:
         draw(fig, ax)
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        return buffer.getvalue()
+        return png_bytes(fig)
     finally:
         plt.close(fig)
+
+
+def png_bytes(fig: Any) -> bytes:
+    """A laid-out matplotlib figure as PNG bytes."""
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 def confusion_png(metrics: Mapping[str, Any], title: str) -> bytes:

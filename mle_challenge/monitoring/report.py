@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from mle_challenge import CATEGORIES
-from mle_challenge.model.evaluate import figure_png, fmt, html_table
+from mle_challenge.model.evaluate import figure_png, fmt, html_table, png_bytes
 
 _COLOURS = {"Low": "#4c72b0", "Mid": "#55a868", "High": "#dd8452", "Lux": "#c44e52"}
 
@@ -37,10 +36,7 @@ def _grid_png(count: int, draw: Callable[[Any, int], None], columns: int = 4) ->
                 draw(ax, i)
             else:
                 ax.axis("off")
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        return buffer.getvalue()
+        return png_bytes(fig)
     finally:
         plt.close(fig)
 
