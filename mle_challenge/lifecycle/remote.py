@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mle_challenge.data.sources import storage_options
-from mle_challenge.errors import MleError, SourceError
+from mle_challenge.errors import MleError, RegistryError, SourceError
 from mle_challenge.lifecycle.registry import resolve_tag
 from mle_challenge.lifecycle.store import content_hash, publish, read_card, staging, verified
 
@@ -329,7 +329,12 @@ def pull_model(archive_url: str, *, allow_unsigned: bool = False) -> str:
             raise TransferError(
                 f"{archive_url} holds model {inside}, not {tag} as its manifest says"
             )
-        publish(root, tag, origin=archive_url, signed=signed)
+        try:
+            publish(root, tag, origin=archive_url, signed=signed)
+        except (RegistryError, OSError):
+            # Another process (a second service worker, say) pulled it meanwhile: use that
+            # copy if it is intact, else say what is wrong.
+            verified(tag)
     return tag
 
 

@@ -4,9 +4,10 @@ the new model, loads it and answers one example with it in the background, then 
 
 The swap is one assignment of the :class:`Served` a request reads once at its start, so a
 request is answered whole by the old model or whole by the new, and none waits for a load.
-When the new model cannot serve this API (other input fields) or fails to load, the worker
-keeps the model it has, logs why, and counts the refusal; it tries that tag again only after
-production has moved elsewhere.
+When the new model cannot serve this API (other input fields), the worker keeps the model it
+has, logs why, counts the refusal, and tries that tag again only after production has moved
+elsewhere. When it fails to load (the registry unreachable, say), the worker keeps its model and
+tries again at the next poll.
 """
 
 from __future__ import annotations
@@ -113,12 +114,15 @@ class Follower:
             return None
         try:
             candidate = _load(tag)
-            reason = unsafe_reason(candidate)
-            if reason is None:
-                example = listing_model(candidate.categories).model_validate(_example(candidate))
-                answers_for(candidate, [example])
-        except Exception as exc:  # pulled, verified and loaded, or not at all
-            reason = f"it could not be loaded: {str(exc).strip() or type(exc).__name__}"
+            example = listing_model(candidate.categories).model_validate(_example(candidate))
+            answers_for(candidate, [example])
+        except Exception as exc:  # pulled, verified and loaded, or not at all: try again later
+            why = str(exc).strip() or type(exc).__name__
+            logger.error("keeping %s: production moved to %s, but it could not be loaded: %s",
+                         self.current_tag, tag, why)  # fmt: skip
+            self.count("failed", tag)
+            return None
+        reason = unsafe_reason(candidate)
         if reason is not None:
             logger.error(
                 "keeping %s: production moved to %s, but %s", self.current_tag, tag, reason
