@@ -56,6 +56,7 @@ def machine(registered: Any, tmp_path: Path) -> tuple[dict[str, str], list[str]]
         (home / card).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(source / card, home / card)
     env = {**os.environ, "BENTOML_HOME": str(home), "MLE_PREDICTION_LOG": "off"}
+    env.pop("MLE_MODEL_TAG", None)  # start from production, not a model another test pinned
     rows = tmp_path / "rows.parquet"
     registered.rows.to_parquet(rows)
     script = _NO_BROOKLYN.format(rows=str(rows))

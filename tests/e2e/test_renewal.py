@@ -61,6 +61,7 @@ def test_scheduled_training_followed_by_a_service_on_another_machine(
     trainer = s3.env(**registry, BENTOML_HOME=str(tmp_path / "trainer"))
     server = s3.env(**registry, BENTOML_HOME=str(tmp_path / "server"))
     server |= {"MLE_FOLLOW_PRODUCTION": "1", "MLE_FOLLOW_SECONDS": "1"}
+    server.pop("MLE_MODEL_TAG", None)  # another test may have pinned the session's model
     operator = s3.env(**registry, BENTOML_HOME=str(tmp_path / "operator"))
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(PARAMS))
