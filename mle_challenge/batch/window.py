@@ -55,11 +55,7 @@ def batch_window(output: str, input_source: str | None, log_url: str | None) -> 
             if not is_remote(output)
             else datetime.now(UTC)
         )
-    logged_at = (
-        pd.Timestamp(when).tz_convert(UTC)
-        if pd.Timestamp(when).tzinfo
-        else pd.Timestamp(when, tz=UTC)
-    )
+    logged_at = pd.to_datetime(when, utc=True)  # naive times from SQLite are UTC
     frame = frame.rename(columns={"id": "listing_id"}).assign(logged_at=logged_at)
     return Window(
         frame=frame.loc[:, list(WINDOW_COLUMNS)],

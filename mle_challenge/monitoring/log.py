@@ -442,8 +442,9 @@ def record_batch_run(url: str, **run: Any) -> None:
 # --- reading ---
 
 
-def read_predictions(url: str, since: datetime | None = None) -> Any:
-    """The logged answers (a DataFrame), oldest first, from ``since`` on when given."""
+def read_predictions(url: str, since: datetime | None = None, until: datetime | None = None) -> Any:
+    """The logged answers (a DataFrame), oldest first, from ``since`` (inclusive) to ``until``
+    (exclusive) when given."""
     import pandas as pd
     import sqlalchemy as sa
 
@@ -452,6 +453,8 @@ def read_predictions(url: str, since: datetime | None = None) -> Any:
     query = sa.select(predictions).order_by(predictions.c.row_id)
     if since is not None:
         query = query.where(predictions.c.logged_at >= since)
+    if until is not None:
+        query = query.where(predictions.c.logged_at < until)
     try:
         with engine.connect() as connection:
             return pd.read_sql(query, connection)

@@ -81,9 +81,8 @@ def window_from_log(
     url: str, start: datetime | None, end: datetime, model: str | None = None
 ) -> Window:
     """The logged answers from ``start`` (inclusive) to ``end`` (exclusive)."""
-    frame = read_predictions(url, since=start)
-    logged = pd.to_datetime(frame["logged_at"], utc=True)
-    frame = frame.assign(logged_at=logged)[logged < pd.Timestamp(end)]
+    frame = read_predictions(url, since=start, until=end)
+    frame = frame.assign(logged_at=pd.to_datetime(frame["logged_at"], utc=True))
     if model is not None:
         frame = frame[frame["model"] == model]
     return Window(

@@ -56,11 +56,6 @@ class Bins:
     edges: tuple[float, ...] = ()
     categories: tuple[str, ...] = ()
 
-    def shares(self, values: pd.Series) -> np.ndarray:
-        """The share of ``values``' present values in each bin."""
-        counts = self.counts(values)
-        return counts / max(counts.sum(), 1)
-
     def counts(self, values: pd.Series) -> np.ndarray:
         counts = np.zeros(len(self.labels))
         present = values.dropna()
