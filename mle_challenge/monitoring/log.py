@@ -316,6 +316,11 @@ class PredictionLog:
         # throughput at c=8 (measured with make bench-serve).
         while True:
             stopping = self._stop.wait(self._interval)
+            if stopping:
+                # A last try at the database even within the retry pause: a failure just
+                # before a stop (two workers creating a new SQLite log at once, say) left every
+                # row in the spill file until the next start.
+                self._retry_at = 0.0
             batch = self._drain()
             for start in range(0, max(len(batch), 1), self._batch_rows):
                 self._write(batch[start : start + self._batch_rows])
