@@ -37,6 +37,7 @@ from mle_challenge.serving.runtime import (
     enforce_header_timeout,
     fix_timeout_middleware_leak,
     served_model_tag,
+    settle_heap,
 )
 
 # The request schema's enums are the served model's categories, so the model has to be known
@@ -135,7 +136,9 @@ class PriceClassifier:
                 max_batch=MAX_BATCH,
                 swap=_swap,
                 count=_count_follow,
+                settle=settle_heap,
             ).start()
+        settle_heap()
 
     @bentoml.on_shutdown
     def close_log(self) -> None:
