@@ -121,6 +121,7 @@ class PriceClassifier:
 
     def __init__(self) -> None:
         global _log
+        settle_heap()  # first: what the model and the requests make stays collectable
         _swap(served(Predictor.load(self.model_ref), MAX_BATCH))
         self.log = open_log(_settings.prediction_log)
         if self.log is not None:
@@ -136,9 +137,7 @@ class PriceClassifier:
                 max_batch=MAX_BATCH,
                 swap=_swap,
                 count=_count_follow,
-                settle=settle_heap,
             ).start()
-        settle_heap()
 
     @bentoml.on_shutdown
     def close_log(self) -> None:

@@ -79,7 +79,6 @@ class Follower:
         swap: Callable[[Served], None],
         count: Callable[[str, str], None] = lambda result, detail: None,
         production: Callable[[str], str | None] | None = None,
-        settle: Callable[[], None] = lambda: None,
     ) -> None:
         self.name = name
         self.current_tag = current.tag
@@ -88,7 +87,6 @@ class Follower:
         self.swap = swap
         self.count = count
         self._production = production or _production_tag
-        self._settle = settle
         self._refused: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="follow-production", daemon=True)
@@ -102,10 +100,7 @@ class Follower:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            # A second after a swap, the requests begun on the old model have ended: only then
-            # can the heap be settled again without freezing the old model's cycles for good.
-            if self.poll() is not None and not self._stop.wait(1.0):
-                self._settle()
+            self.poll()
 
     def poll(self) -> str | None:
         """Look once; swap when production moved. Returns the tag swapped in, if any."""
