@@ -437,6 +437,40 @@ def schedule_command(
     raise click.exceptions.Exit(schedule.serve(options, when, checks, host, port))
 
 
+@cli.command("luigid")
+@click.option(
+    "--outputs",
+    default="outputs",
+    show_default=True,
+    help="The pipeline's outputs (a folder or s3://bucket/prefix): the state is kept there.",
+)
+@click.option("--address", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8082, show_default=True)
+def luigid_command(outputs: str, address: str, port: int) -> None:
+    """Luigi's central scheduler, for training workers on several machines.
+
+    Workers pass ``--scheduler-url http://HOST:PORT`` to ``train`` or ``schedule``; with the
+    same shared ``--outputs s3://...`` each task runs once, on one of them. It binds loopback
+    unless told otherwise, and keeps its state (the task graph, across restarts) under the
+    outputs' folder on this machine: ``<outputs>/luigid/state.pickle``.
+    """
+    import os
+    import shutil
+
+    from mle_challenge.lifecycle.outputs import Outputs
+
+    folder = Outputs(outputs).local / "luigid"
+    folder.mkdir(parents=True, exist_ok=True)
+    found = shutil.which("luigid", path=str(Path(sys.executable).parent)) or shutil.which("luigid")
+    if found is None:
+        raise MleError("luigid is not installed: make install (it comes with luigi)")
+    state = str(folder / "state.pickle")
+    click.echo(f"luigid on http://{address}:{port}, state in {state}")
+    sys.stdout.flush()
+    arguments = ["--address", address, "--port", str(port), "--state-path", state]
+    os.execv(found, [found, *arguments])
+
+
 @cli.command("classify")
 @click.option("--url", required=True, help="The service, e.g. http://127.0.0.1:3000")
 @click.option("--listings", default=None, help="Raw or API-shaped listings to sample from.")

@@ -25,6 +25,7 @@ import luigi.configuration
 from luigi.execution_summary import LuigiStatusCode
 
 from mle_challenge.data.sources import file_sha256
+from mle_challenge.lifecycle.outputs import Outputs
 
 # The `luigi` command reads [retcode] from its config; ship ours with the package so that
 # `luigi --module mle_challenge.pipeline` exits non-zero when a task fails.
@@ -70,24 +71,61 @@ class _Stage(luigi.Task):
         return fingerprint(self.stage, parent, self.own_params(), self.code())
 
     @property
+    def outputs(self) -> Outputs:
+        return Outputs(str(self.root))
+
+    @property
+    def relative(self) -> str:
+        return f"cache/{self.stage}/{self.fingerprint}"
+
+    @property
     def folder(self) -> Path:
-        return Path(str(self.root)) / "cache" / self.stage / self.fingerprint
+        """Where this stage writes, on this machine (a mirror when the outputs are shared)."""
+        return self.outputs.local / self.relative
 
-    def output(self) -> luigi.LocalTarget:
-        return luigi.LocalTarget(str(self.folder / self.filename))
+    def output(self) -> StageTarget:
+        return StageTarget(self.outputs, self.relative, self.filename)
 
-    def _write_json(self, payload: Any) -> None:
+    def run(self) -> None:
+        self.produce()
+        self.outputs.publish(self.relative, self.filename)  # shared outputs: output file last
+
+    def produce(self) -> None:
+        """Write this stage's folder, its output file last (atomically)."""
+        raise NotImplementedError
+
+    def _written(self) -> luigi.LocalTarget:
+        """The output file as this run writes it: ``temporary_path()`` renames it into place."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        target = luigi.LocalTarget(str(self.folder / self.filename))
         # A stage found stale by complete() runs again over its old output, which Luigi's
         # temporary_path() will not overwrite.
-        Path(self.output().path).unlink(missing_ok=True)
-        with self.output().temporary_path() as tmp:
+        Path(target.path).unlink(missing_ok=True)
+        return target
+
+    def _write_json(self, payload: Any) -> None:
+        with self._written().temporary_path() as tmp:
             Path(tmp).write_text(json.dumps(payload, indent=2, default=str))
 
     def _progress(self, percent: int, message: str) -> None:
         # Luigi's worker assigns these callbacks at run time; its type hints say None.
         self.set_status_message(message)  # type: ignore[misc]
         self.set_progress_percentage(percent)  # type: ignore[misc]
+
+
+class StageTarget(luigi.Target):
+    """A stage's output file: complete once published; ``path`` is its copy on this machine,
+    fetched from shared outputs the first time it is read."""
+
+    def __init__(self, outputs: Outputs, folder: str, filename: str) -> None:
+        self.outputs, self.folder, self.filename = outputs, folder, filename
+
+    def exists(self) -> bool:
+        return self.outputs.exists(f"{self.folder}/{self.filename}")
+
+    @property
+    def path(self) -> str:
+        return str(self.outputs.fetch(self.folder, self.filename) / self.filename)
 
 
 class _DataParams(luigi.Task):
@@ -123,15 +161,15 @@ class Preprocess(_Stage, _DataParams):
     def requires(self) -> list[luigi.Task]:
         return []
 
-    def run(self) -> None:
+    def produce(self) -> None:
         from mle_challenge.data import clean
 
         self._progress(10, f"reading {self.listings}")
         result = clean.load_clean(str(self.listings))
-        self.folder.mkdir(parents=True, exist_ok=True)
+        written = self._written()
         report = {**result.report.__dict__, "source": str(self.listings)}
         (self.folder / "report.json").write_text(json.dumps(report, indent=2))
-        with self.output().temporary_path() as tmp:
+        with written.temporary_path() as tmp:
             result.table.to_parquet(tmp, index=False)
         self._progress(100, f"kept {result.report.rows_kept:,} of {result.report.rows_read:,}")
 
@@ -150,7 +188,7 @@ class Split(_Stage, _SplitParams):
     def own_params(self) -> Any:
         return dict(self.split)
 
-    def run(self) -> None:
+    def produce(self) -> None:
         import pandas as pd
 
         from mle_challenge.data import split
@@ -190,7 +228,7 @@ class TrainCandidate(_Stage, _CandidateParams):
     def own_params(self) -> Any:
         return {"name": self.candidate, "spec": _plain(self.spec)}
 
-    def run(self) -> None:
+    def produce(self) -> None:
         import joblib
 
         from mle_challenge.model import train
@@ -199,8 +237,7 @@ class TrainCandidate(_Stage, _CandidateParams):
         X, y = _part(table, parts["train"])
         self._progress(5, f"fitting {self.candidate} on {len(X):,} rows")
         model = train.fit_candidate(_plain(self.spec), X, y)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with self.output().temporary_path() as tmp:
+        with self._written().temporary_path() as tmp:
             joblib.dump(model, tmp)
         self._progress(100, f"fitted {self.candidate}")
 
@@ -216,7 +253,7 @@ class EvaluateCandidate(_Stage, _CandidateParams):
     def code(self) -> str:
         return code_version("model.evaluate", "model.decision")
 
-    def run(self) -> None:
+    def produce(self) -> None:
         import joblib
 
         from mle_challenge.model import decision, evaluate
@@ -261,7 +298,7 @@ class SelectModel(_Stage, _SelectParams):
         upstream = [task.fingerprint for task in self.requires()]
         return fingerprint(self.stage, upstream, dict(self.select), code_version("model.evaluate"))
 
-    def run(self) -> None:
+    def produce(self) -> None:
         from mle_challenge.model import evaluate
 
         evaluations = [json.loads(Path(t.path).read_text()) for t in self.input()]
@@ -269,7 +306,7 @@ class SelectModel(_Stage, _SelectParams):
         best = max(evaluations, key=lambda ev: ev["validation"][metric] or 0.0)
         images = {
             task.candidate: {
-                name: (Path(task.folder) / f"{name}.png").read_bytes()
+                name: (Path(task.output().path).parent / f"{name}.png").read_bytes()
                 for name in ("confusion", "importance")
             }
             for task in self.requires()
@@ -306,34 +343,46 @@ class RegisterModel(_Stage, _SelectParams):
         """Done only while the recorded model is in this run's store and intact: after it is
         deleted, damaged, or with another ``BENTOML_HOME``, the stage registers again."""
         from mle_challenge.errors import MleError
-        from mle_challenge.lifecycle import store
+        from mle_challenge.lifecycle import shared, store
 
         if not super().complete():
             return False
         try:
-            store.verified(json.loads(Path(self.output().path).read_text())["tag"])
+            tag = json.loads(Path(self.output().path).read_text())["tag"]
         except (MleError, OSError, ValueError, KeyError):
             return False
+        try:
+            store.verified(tag)
+        except (MleError, OSError, ValueError, KeyError):
+            # Another machine registered it: done when the shared registry has it (it is
+            # pulled, and verified, where it is needed).
+            return shared.is_published(tag)
         return True
 
     def own_params(self) -> Any:
         return dict(self.register)
 
-    def run(self) -> None:
+    def produce(self) -> None:
         import joblib
 
         from mle_challenge.lifecycle import registry, shared
         from mle_challenge.monitoring import profile
 
-        selection = json.loads(Path(self.input().path).read_text())
+        selected = Path(self.input().path)
+        selection = json.loads(selected.read_text())
         table, parts = _load_split(self)
         X, _ = _part(table, parts["train"])
         # What monitoring compares served listings with: the training rows' fields, and the
         # classes the model answered on the test rows.
         reference = profile.build_profile(X, selection["metrics"]["test"]["confusion_matrix"])
         self._progress(20, f"registering {selection['selected']}")
+        # The model file of the selected candidate as this machine has it (``model_path`` in
+        # the selection is where the machine that selected it kept it).
+        trained = next(
+            t.input() for t in self.requires().requires() if t.candidate == selection["selected"]
+        )
         tag = registry.register_model(
-            joblib.load(selection["model_path"]),
+            joblib.load(trained.path),
             fingerprint=self.fingerprint,
             candidate=selection["selected"],
             metrics=selection["metrics"],
@@ -343,7 +392,7 @@ class RegisterModel(_Stage, _SelectParams):
                 "select": dict(self.select),
             },
             data_fingerprint=str(self.data_hash),
-            report_path=str(Path(selection["report"]).resolve()),
+            report_path=str((selected.parent / "report.html").resolve()),
             name=str(self.register["model_name"]),
             extra_files={profile.PROFILE_FILE: profile.profile_bytes(reference)},
         )
@@ -381,12 +430,13 @@ class GateModel(_Stage, _SelectParams):
     def own_params(self) -> Any:
         return {"gate": dict(self.gate), "against": str(self.against)}
 
-    def run(self) -> None:
+    def produce(self) -> None:
         from mle_challenge.config import GateParams
-        from mle_challenge.lifecycle import store
+        from mle_challenge.lifecycle import shared, store
         from mle_challenge.lifecycle.gate import run_gate
 
-        tag = json.loads(Path(self.input().path).read_text())["tag"]
+        # Registered here, or by another machine and pulled from the shared registry.
+        tag = shared.ensure_local(json.loads(Path(self.input().path).read_text())["tag"])
         table, parts = _load_split(self)
         rows = table[table["id"].isin(parts["test"])]
         held_out = features_frame(rows)
@@ -575,7 +625,8 @@ class MonitorModel(luigi.Task):
     def output(self) -> luigi.LocalTarget:
         length = f"from{self.start}" if self.start else str(self.since)
         folder = f"{self._end:%Y%m%dT%H%M%S}Z-{length}".replace(":", "")
-        return luigi.LocalTarget(str(Path(str(self.root)) / "monitor" / folder / "summary.json"))
+        local = Outputs(str(self.root)).local  # reports stay on the machine that made them
+        return luigi.LocalTarget(str(local / "monitor" / folder / "summary.json"))
 
     def run(self) -> None:
         summary = run_monitor(
@@ -618,13 +669,20 @@ def run_training(
     from mle_challenge.config import load_params
 
     load_params(params_path)  # fail on a bad file before Luigi swallows the error in a task
+    Outputs(outputs).check()  # shared outputs out of reach: one clear error, before any work
     task = TrainingPipeline(listings=source, params=params_path, root=outputs)
     task.requires()  # hash the source up front, so a missing file is our clear error
     scheduler = {"scheduler_url": scheduler_url} if scheduler_url else {"local_scheduler": True}
+    if scheduler_url:
+        # Several workers on one luigid: a worker whose next task another worker is running
+        # waits for it, then goes on with what depends on it, instead of stopping there.
+        luigi.configuration.get_config().set("worker", "keep_alive", "true")
     result = luigi.build(
         [task], workers=workers, detailed_summary=True, log_level="WARNING", **scheduler
     )
-    ok = result.status in _OK
+    # With several workers on one luigid, the tasks another worker ran are "not granted run
+    # permission" in this worker's summary: the run is good when the pipeline is complete.
+    ok = result.status in _OK or (result.status == LuigiStatusCode.NOT_RUN and task.complete())
     if not ok:
         return TrainingOutcome(ok=False, summary=result.summary_text, table="")
     return TrainingOutcome(

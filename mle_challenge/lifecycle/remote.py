@@ -292,6 +292,15 @@ def push_model(tag: str | None, prefix: str, *, allow_unsigned: bool = False) ->
     return _push("model", exact, _join(prefix, exact.split(":")[0]), export, facts, allow_unsigned)
 
 
+def manifest_exists(archive_url: str) -> bool:
+    """Whether the archive at ``archive_url`` has been pushed (its manifest, written last)."""
+    fs, path = _filesystem(_manifest_url(archive_url))
+    try:
+        return bool(fs.exists(path))
+    except Exception as exc:
+        raise _remote_error("read", archive_url, exc) from exc
+
+
 def _manifest_url(archive_url: str) -> str:
     if not archive_url.endswith(".tar.gz"):
         raise TransferError(f"{archive_url} is not an archive URL printed by push (*.tar.gz)")

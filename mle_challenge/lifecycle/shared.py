@@ -66,6 +66,16 @@ def push_registered(tag: str) -> str | None:
     return push_model(tag, f"{prefix}/models")
 
 
+def is_published(tag: str) -> bool:
+    """Whether the shared registry holds ``tag`` (False without a shared registry)."""
+    prefix = registry_url()
+    if prefix is None:
+        return False
+    from mle_challenge.lifecycle.remote import manifest_exists
+
+    return manifest_exists(archive_url(tag, prefix))
+
+
 def ensure_local(tag: str) -> str:
     """``tag`` in the local store, pulled from the shared registry (and verified) if missing."""
     import bentoml
@@ -83,7 +93,8 @@ def ensure_local(tag: str) -> str:
     return pull_model(archive_url(tag, prefix))
 
 
-def _client() -> Any:
+def s3_client() -> Any:
+    """A boto3 S3 client for AWS_ENDPOINT_URL (path-style, short timeouts, 3 tries)."""
     import boto3
     from botocore.config import Config
 
@@ -122,7 +133,7 @@ def read_state(name: str, prefix: str) -> State:
 
     bucket, key = _location(prefix, name)
     try:
-        found = _client().get_object(Bucket=bucket, Key=key)
+        found = s3_client().get_object(Bucket=bucket, Key=key)
         body = found["Body"].read()
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
@@ -149,7 +160,7 @@ def write_state(name: str, prefix: str, state: State) -> None:
     condition = {"IfMatch": state.etag} if state.etag else {"IfNoneMatch": "*"}
     body = json.dumps({"alias": state.alias, "history": state.history}, indent=1).encode()
     try:
-        _client().put_object(
+        s3_client().put_object(
             Bucket=bucket, Key=key, Body=body, ContentType="application/json", **condition
         )
     except ClientError as exc:
