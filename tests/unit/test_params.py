@@ -5,8 +5,10 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import click
 import pytest
 
+from mle_challenge.cli import cli
 from mle_challenge.config import PACKAGED_PARAMS, load_params, params_source
 from mle_challenge.errors import ConfigError
 
@@ -78,3 +80,24 @@ def test_packaged_fallback(tmp_path: Path) -> None:
     source = params_source(None, folder=tmp_path)
     assert (source.path, source.origin) == (PACKAGED_PARAMS, "packaged defaults")
     assert source.describe().endswith("(packaged defaults)")
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((prefix + name, command))
+        if isinstance(command, click.Group):
+            found += _commands(command, f"{prefix}{name} ")
+    return found
+
+
+def test_every_params_option_defaults_to_the_resolution() -> None:
+    """Check that no command's --params has a default path that would skip the resolution."""
+    options = [
+        (name, p)
+        for name, command in _commands(cli)
+        for p in command.params
+        if "--params" in getattr(p, "opts", [])
+    ]
+    assert {name for name, _ in options} >= {"train", "monitor", "schedule", "gate"}
+    assert [name for name, p in options if p.default is not None] == []
