@@ -17,6 +17,8 @@ import click
 
 from benchmarks.processes import free_port, start, start_postgres, stop, wait_ready
 
+_PARAMS_HELP = "The parameter file [default: ./params.yaml, else the packaged defaults]."
+
 
 @click.group()
 def bench() -> None:
@@ -25,12 +27,16 @@ def bench() -> None:
 
 @bench.command("pipeline")
 @click.option("--listings", required=True)
-@click.option("--params", default="params.yaml", show_default=True)
+@click.option("--params", default=None, help=_PARAMS_HELP)
 @click.option("--workers", default=2, show_default=True)
-def pipeline(listings: str, params: str, workers: int) -> None:
+def pipeline(listings: str, params: str | None, workers: int) -> None:
     """Cold-run and no-change re-run wall times, in a fresh outputs folder and model store."""
     if not listings.startswith(("http://", "https://", "s3://")) and not Path(listings).exists():
         raise click.UsageError(f"{listings} not found: set MLE_DATA_DIR to the real data folder")
+    from mle_challenge.config import params_source
+
+    source = params_source(params)
+    click.echo(source.describe())
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "BENTOML_HOME": f"{tmp}/bentoml", "BENTOML_DO_NOT_TRACK": "True"}
         command = [
@@ -41,7 +47,7 @@ def pipeline(listings: str, params: str, workers: int) -> None:
             "--listings",
             listings,
             "--params",
-            params,
+            str(source.path),
             "--outputs",
             f"{tmp}/out",
             "--workers",
@@ -152,11 +158,11 @@ def _dir_mb(path: Path) -> float:
 
 @bench.command("serve")
 @click.option("--listings", required=True, help="Raw listings to train on (the NYC file).")
-@click.option("--params", default="params.yaml", show_default=True)
+@click.option("--params", default=None, help=_PARAMS_HELP)
 @click.option("--home", default="outputs/bench", show_default=True, help="Store and outputs.")
 @click.option("--seconds", default=10, show_default=True, help="Length of each wrk run.")
 @click.option("--image/--no-image", default=True, help="Also build the image, for its size.")
-def serve(listings: str, params: str, home: str, seconds: int, image: bool) -> None:
+def serve(listings: str, params: str | None, home: str, seconds: int, image: bool) -> None:
     """Requests/s and p50/p99 at concurrency 1 and 8 for the bento, the data scientists' model
     behind the same /classify, and a bare Starlette floor; worker memory, bento and image size."""
     if shutil.which("wrk") is None:
@@ -409,11 +415,11 @@ def _measure(
 
 @bench.command("batch")
 @click.option("--listings", required=True, help="Raw NYC listings to scale up.")
-@click.option("--params", default="params.yaml", show_default=True)
+@click.option("--params", default=None, help=_PARAMS_HELP)
 @click.option("--home", default="outputs/bench", show_default=True)
 @click.option("--rows", default=300_000, show_default=True)
 @click.option("--big-rows", default=3_000_000, show_default=True, help="For peak memory.")
-def batch(listings: str, params: str, home: str, rows: int, big_rows: int) -> None:
+def batch(listings: str, params: str | None, home: str, rows: int, big_rows: int) -> None:
     """Rows/s and peak memory of `mle-challenge predict` on the NYC data scaled up.
 
     Two rates: the whole command (Python start-up, imports and model load included, about
@@ -451,9 +457,9 @@ def batch(listings: str, params: str, home: str, rows: int, big_rows: int) -> No
 
 @bench.command("ceiling")
 @click.option("--listings", required=True, help="Raw NYC listings (the reconstructed file).")
-@click.option("--params", default="params.yaml", show_default=True)
+@click.option("--params", default=None, help=_PARAMS_HELP)
 @click.option("--candidate", default="hist_gb", show_default=True)
-def ceiling(listings: str, params: str, candidate: str) -> None:
+def ceiling(listings: str, params: str | None, candidate: str) -> None:
     """How far the 11 /classify fields can take the model on this data, on the test rows.
 
     1. A learning curve: the candidate (plain argmax, early stopping at every size, so small
@@ -465,15 +471,16 @@ def ceiling(listings: str, params: str, candidate: str) -> None:
     """
     import numpy as np
 
-    from mle_challenge.config import load_params
+    from mle_challenge.config import load_params, params_source
     from mle_challenge.data import clean
     from mle_challenge.data.split import split_ids
     from mle_challenge.model import features
     from mle_challenge.model.evaluate import classification_metrics
 
-    settings = load_params(params)
+    source = params_source(params).path
+    settings = load_params(source)
     if candidate not in settings.train.candidates:
-        raise click.UsageError(f"no candidate {candidate!r} in {params}")
+        raise click.UsageError(f"no candidate {candidate!r} in {source}")
     spec = settings.train.candidates[candidate].model_dump(exclude_none=True)
     table = clean.load_clean(listings).table
     ids = split_ids(table, **settings.split.model_dump())

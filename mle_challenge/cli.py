@@ -12,6 +12,14 @@ from mle_challenge.errors import MleError
 
 EXIT_USER_ERROR = 2
 
+_PARAMS = click.option(
+    "--params",
+    "params_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="The parameter file [default: ./params.yaml if there is one, else the packaged defaults].",
+)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
@@ -87,14 +95,7 @@ def data_synth(rows: int, seed: int, month: int, shift: float, output: Path) -> 
 
 @cli.command("train")
 @click.option("--listings", "source", required=True, help="Path, http(s):// or s3:// URL.")
-@click.option(
-    "--params",
-    "params_path",
-    default="params.yaml",
-    show_default=True,
-    type=click.Path(dir_okay=False),
-    help="The parameter file.",
-)
+@_PARAMS
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -117,7 +118,7 @@ def data_synth(rows: int, seed: int, month: int, shift: float, output: Path) -> 
 )
 def train_command(
     source: str,
-    params_path: str,
+    params_path: str | None,
     workers: int,
     scheduler_url: str | None,
     outputs: str,
@@ -125,17 +126,20 @@ def train_command(
     summary_json: Path | None,
 ) -> None:
     """Run the training pipeline: clean → split → train → evaluate → select → register → gate."""
+    from mle_challenge.config import params_source
     from mle_challenge.lifecycle.gate import GateResult
     from mle_challenge.pipeline import run_training
 
     try:
-        outcome = run_training(source, params_path, outputs, workers, scheduler_url)
+        params = params_source(params_path)
+        outcome = run_training(source, str(params.path), outputs, workers, scheduler_url)
     except MleError as exc:
         _write_training_summary(summary_json, ok=False, summary=f"error: {exc}")
         raise
     _write_training_summary(
         summary_json, ok=outcome.ok, summary=outcome.summary, tag=outcome.tag, gate=outcome.gate
     )
+    click.echo(params.describe())
     click.echo(outcome.summary)
     if not outcome.ok:
         raise click.exceptions.Exit(1)
@@ -296,7 +300,7 @@ def predict_command(source: str, output: str, model_tag: str | None, chunk_rows:
     default=None,
     help="When --actuals was scraped (default: its last_scraped dates, else its file time).",
 )
-@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@_PARAMS
 def monitor_command(
     report: str,
     since: str,
@@ -308,18 +312,20 @@ def monitor_command(
     batch_input: str | None,
     actuals: str | None,
     scraped_at: str | None,
-    params_path: str,
+    params_path: str | None,
 ) -> None:
     """Input drift and realized performance of what was served; exits 1 when a threshold of
     params.yaml's `monitor` section is passed, so cron or a scheduler can act on it."""
+    from mle_challenge.config import params_source
     from mle_challenge.monitoring.monitor import format_summary
     from mle_challenge.pipeline import run_monitor
 
     if batch_input and not batch_output:
         raise click.UsageError("--batch-input goes with --batch OUTPUT")
+    params = params_source(params_path)
     summary = run_monitor(
         report,
-        params_path=params_path,
+        params_path=str(params.path),
         log_url=log_url,
         since=since,
         start=start,
@@ -331,6 +337,7 @@ def monitor_command(
         scraped_at=scraped_at,
     )
     click.echo(format_summary(summary))
+    click.echo(params.describe())
     click.echo(f"report: {Path(report) / 'report.html'}")
     if summary["alarm"]:
         raise click.exceptions.Exit(1)
@@ -345,7 +352,7 @@ def monitor_command(
     'e.g. "0 3 * * 1": 03:00 every Monday. Not needed with --once.',
 )
 @click.option("--every", type=click.FloatRange(min=0.1), default=None, hidden=True)  # tests
-@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@_PARAMS
 @click.option("--outputs", default="outputs", show_default=True, help="Folder for outputs.")
 @click.option(
     "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Luigi workers."
@@ -380,7 +387,7 @@ def schedule_command(
     source: str,
     cron: str | None,
     every: float | None,
-    params_path: str,
+    params_path: str | None,
     outputs: str,
     workers: int,
     scheduler_url: str | None,
@@ -399,7 +406,7 @@ def schedule_command(
     import logging
 
     from mle_challenge import schedule
-    from mle_challenge.config import load_params
+    from mle_challenge.config import load_params, params_source
 
     for name, value in (("--monitor-since", monitor_since), ("--monitor-every", monitor_every)):
         if value is not None and not monitor:
@@ -412,11 +419,12 @@ def schedule_command(
     since = monitor_since or "7d"
     schedule.duration(since, "--monitor-since", off=False)
     timeout = schedule.duration(run_timeout, "--timeout")
+    params = params_source(params_path)
     options = schedule.Options(
         listings=source,
-        params=params_path,
+        params=str(params.path),  # every run's `train` reads this very file, wherever it runs
         outputs=Path(outputs),
-        model_name=load_params(params_path).registry.model_name,
+        model_name=load_params(params.path).registry.model_name,
         trigger="run now (--once)" if once else (f"cron {cron}" if cron else f"every {every:g} s"),
         workers=workers,
         scheduler_url=scheduler_url,
@@ -429,6 +437,8 @@ def schedule_command(
     # Our runs at INFO; APScheduler's and the libraries' chatter only when it matters.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger(schedule.__name__).setLevel(logging.INFO)
+    # On stderr, with the log: --once's stdout is its run's one line.
+    logging.getLogger(schedule.__name__).info(params.describe())
     if once:
         record = schedule.run_once(options)
         click.echo(record.line())
@@ -506,23 +516,24 @@ def classify_command(
 
 @cli.command("gate")
 @click.argument("tag")
-@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@_PARAMS
 @click.option(
     "--held-out",
     default=None,
     help="API-shaped rows with a `category` column (default: the pipeline's test rows).",
 )
-def gate_command(tag: str, params_path: str, held_out: str | None) -> None:
+def gate_command(tag: str, params_path: str | None, held_out: str | None) -> None:
     """Run the quality gate on TAG; exits 1 when a check fails. The result is kept with the
     model, and `promote` reads it."""
-    from mle_challenge.config import load_params
+    from mle_challenge.config import load_params, params_source
     from mle_challenge.data.sources import read_table
     from mle_challenge.lifecycle import production, store
     from mle_challenge.lifecycle.gate import run_gate
     from mle_challenge.lifecycle.registry import resolve_tag
 
     exact = store.verified(resolve_tag(tag))
-    params = load_params(params_path)
+    params_file = params_source(params_path)
+    params = load_params(params_file.path)
     source = held_out or store.read_card(exact).get("held_out")
     if source is None:
         raise click.UsageError(
@@ -533,6 +544,7 @@ def gate_command(tag: str, params_path: str, held_out: str | None) -> None:
     current = production.production_tag(exact.split(":")[0])
     result = run_gate(exact, rows, params.gate, current)
     store.update_card(exact, gate=result.as_dict(), held_out=str(source))
+    click.echo(params_file.describe())
     click.echo(result.table())
     if not result.passed:
         raise click.exceptions.Exit(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -208,6 +209,41 @@ class Params(BaseModel):
     registry: RegisterParams = Field(default_factory=RegisterParams, alias="register")
     gate: GateParams = Field(default_factory=GateParams)
     monitor: MonitorParams = Field(default_factory=MonitorParams)
+
+
+# The defaults shipped inside the package: a copy of the project's top-level params.yaml, kept
+# identical by tests/unit/test_params_source.py. The package is always installed as files.
+PACKAGED_PARAMS = Path(__file__).with_name("params.yaml")
+
+
+@dataclass(frozen=True)
+class ParamsSource:
+    """The parameter file a command reads, and why that one."""
+
+    path: Path  # absolute, so a Luigi parameter or a child process gets the same file
+    origin: Literal["--params", "current folder", "packaged defaults"]
+
+    def describe(self) -> str:
+        """One line for a run's summary: ``parameters: /abs/params.yaml (packaged defaults)``."""
+        return f"parameters: {self.path} ({self.origin})"
+
+
+def params_source(given: str | Path | None, folder: Path | None = None) -> ParamsSource:
+    """Which parameter file to read: ``given`` (``--params``) when there is one, which must
+    exist; else ``params.yaml`` in ``folder`` (default: the current folder), so a command run
+    inside the project reads the project's file; else the packaged defaults."""
+    if given is not None:
+        path = Path(given).absolute()
+        if not path.is_file():
+            raise ConfigError(
+                f"parameter file not found: {path} (given by --params). Correct the path, or "
+                "leave out --params to use ./params.yaml, else the packaged defaults."
+            )
+        return ParamsSource(path, "--params")
+    local = (folder or Path.cwd()).absolute() / "params.yaml"
+    if local.is_file():
+        return ParamsSource(local, "current folder")
+    return ParamsSource(PACKAGED_PARAMS, "packaged defaults")
 
 
 def load_params(path: str | Path) -> Params:

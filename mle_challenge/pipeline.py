@@ -458,19 +458,22 @@ def features_frame(rows: Any) -> Any:
     return frame.assign(id=rows["id"].to_numpy(), category=rows["category"].astype(str).to_numpy())
 
 
+_PARAMS_HELP = "The parameter file (default: ./params.yaml if there is one, else the packaged one)."
+
+
 class TrainingPipeline(luigi.WrapperTask):
     """Entry point: raw listings → registered model, with every stage cached by content."""
 
     listings = luigi.Parameter(description="Path, http(s):// or s3:// URL of raw listings.")
-    params = luigi.Parameter(default="params.yaml", description="The parameter file.")
+    params = luigi.Parameter(default="", description=_PARAMS_HELP)
     root = luigi.Parameter(default="outputs", description="Folder for all pipeline outputs.")
 
     @cached_property
     def _gate_task(self) -> GateModel:
-        from mle_challenge.config import load_params
+        from mle_challenge.config import load_params, params_source
         from mle_challenge.lifecycle import production
 
-        p = load_params(str(self.params))
+        p = load_params(params_source(str(self.params) or None).path)
         values: dict[str, Any] = {
             "root": self.root,
             "listings": self.listings,
@@ -550,7 +553,7 @@ class MonitorAlarm(Exception):
 def run_monitor(
     report: str | Path,
     *,
-    params_path: str = "params.yaml",
+    params_path: str | None = None,
     log_url: str | None = None,
     since: str | None = "7d",
     start: str | None = None,
@@ -562,16 +565,17 @@ def run_monitor(
     scraped_at: str | None = None,
 ) -> dict[str, Any]:
     """Monitor a window (of the prediction log, or a batch run) and write its report into
-    ``report``; the summary's ``alarm`` says whether a threshold was passed."""
+    ``report``; the summary's ``alarm`` says whether a threshold was passed. ``params_path``
+    None: ``./params.yaml`` if there is one, else the packaged defaults."""
     from datetime import UTC
 
-    from mle_challenge.config import get_settings, load_params
+    from mle_challenge.config import get_settings, load_params, params_source
     from mle_challenge.data.clean import read_actuals
     from mle_challenge.lifecycle.store import state_dir
     from mle_challenge.monitoring import monitor
     from mle_challenge.monitoring.log import resolve_url
 
-    params = load_params(params_path).monitor
+    params = load_params(params_source(params_path).path).monitor
     url = log_url or resolve_url(get_settings().prediction_log, state_dir())
     if batch_output:
         from mle_challenge.batch.window import batch_window
@@ -607,7 +611,7 @@ class MonitorModel(luigi.Task):
     only report), so a scheduler sees the alarm in its exit status."""
 
     root = luigi.Parameter(default="outputs", description="Folder for all pipeline outputs.")
-    params = luigi.Parameter(default="params.yaml", description="The parameter file.")
+    params = luigi.Parameter(default="", description=_PARAMS_HELP)
     since = luigi.Parameter(default="7d", description="Window length before `until`: 1h, 7d...")
     until = luigi.Parameter(default="now", description="Window end (ISO 8601, UTC) or now.")
     start = luigi.Parameter(default="", description="Window start (ISO 8601), instead of since.")
@@ -631,7 +635,7 @@ class MonitorModel(luigi.Task):
     def run(self) -> None:
         summary = run_monitor(
             Path(self.output().path).parent,
-            params_path=str(self.params),
+            params_path=str(self.params) or None,
             log_url=str(self.log) or None,
             since=str(self.since),
             start=str(self.start) or None,
@@ -660,17 +664,20 @@ class TrainingOutcome:
 
 def run_training(
     source: str,
-    params_path: str,
+    params_path: str | None,
     outputs: str,
     workers: int = 1,
     scheduler_url: str | None = None,
 ) -> TrainingOutcome:
-    """Build the pipeline; unlike ``luigi.build``'s bool, ``ok`` is False when any task failed."""
-    from mle_challenge.config import load_params
+    """Build the pipeline; unlike ``luigi.build``'s bool, ``ok`` is False when any task failed.
+    ``params_path`` None: ``./params.yaml`` if there is one, else the packaged defaults."""
+    from mle_challenge.config import load_params, params_source
 
-    load_params(params_path)  # fail on a bad file before Luigi swallows the error in a task
+    params = params_source(params_path).path
+    load_params(params)  # fail on a bad file before Luigi swallows the error in a task
     Outputs(outputs).check()  # shared outputs out of reach: one clear error, before any work
-    task = TrainingPipeline(listings=source, params=params_path, root=outputs)
+    # A plain string of the resolved path: the task's id names the file actually read.
+    task = TrainingPipeline(listings=source, params=str(params), root=outputs)
     task.requires()  # hash the source up front, so a missing file is our clear error
     scheduler = {"scheduler_url": scheduler_url} if scheduler_url else {"local_scheduler": True}
     if scheduler_url:
