@@ -11,13 +11,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import pyarrow as pa
 
 from mle_challenge.config import get_settings
 from mle_challenge.errors import SourceError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+# pyarrow is imported where a file is parsed: a service following a registry on S3 imports
+# this module (storage_options) for its pulls, and its image carries no pyarrow.
 
 REMOTE_SCHEMES = ("http://", "https://", "s3://")
 
@@ -110,6 +114,7 @@ def read_csv_chunks(
     the first one stops the read with its line number. ``header``: the columns to read, when
     the caller has read the header already (it is not read again).
     """
+    import pyarrow as pa
     import pyarrow.csv as pacsv
 
     def on_bad_row(row: Any) -> str:
@@ -197,6 +202,8 @@ def csv_columns(source: str) -> list[str]:
 def _open_binary(source: str) -> Iterator[Any]:
     """``source`` as a binary stream, decompressed by extension (``.gz``, ``.bz2``...)."""
     if not is_remote(source):
+        import pyarrow as pa
+
         with pa.input_stream(source, compression="detect") as stream:
             yield stream
         return
@@ -224,6 +231,8 @@ def _csv_options(source: str, columns: Callable[[str], bool] | None) -> dict[str
 @contextmanager
 def _reading(source: str) -> Iterator[None]:
     """Turn whatever reading ``source`` raises into one :class:`SourceError` that says why."""
+    import pyarrow as pa
+
     try:
         yield
     except SourceError:

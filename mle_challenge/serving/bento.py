@@ -27,10 +27,13 @@ from mle_challenge.serving.runtime import CONTENT_HASH_LABEL
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BENTOFILE = PROJECT_ROOT / "bentofile.yaml"
 
-# What the service imports; everything else in the lock (Luigi, matplotlib, pyarrow, s3fs,
-# test tools) stays out of the bento and the image.
+# What the service imports; everything else in the lock (Luigi, matplotlib, pyarrow, test
+# tools) stays out of the bento and the image.
 SERVING_PACKAGES = (
     "bentoml",
+    "boto3",  # following a shared registry on S3 (MLE_REGISTRY): the production alias
+    "fsspec",  # ... and pulling each new production model
+    "s3fs",
     "fastapi",
     "httptools",
     "numpy",
