@@ -82,8 +82,8 @@ serve: $(STAMP) ## Serve MODEL_TAG (default: production, else newest) on 127.0.0
 	MLE_MODEL_TAG=$(MODEL_TAG) $(BIN)/bentoml serve mle_challenge.service:PriceClassifier --host 127.0.0.1 --port $(PORT)
 
 .PHONY: build-bento
-build-bento: $(STAMP) ## Build a bento serving exactly MODEL_TAG=name:version (default: production)
-	$(BIN)/mle-challenge bento build $(if $(MODEL_TAG),--model $(MODEL_TAG))
+build-bento: $(STAMP) ## Build a bento serving exactly MODEL_TAG=name:version (default: production); FOLLOW=1: it follows production
+	$(BIN)/mle-challenge bento build $(if $(MODEL_TAG),--model $(MODEL_TAG)) $(if $(FOLLOW),--follow)
 
 .PHONY: docker-engine
 docker-engine: ## Install docker.io and start dockerd where no engine answers

@@ -178,11 +178,18 @@ def bento() -> None:
     default=None,
     help="name:version (default: production, else the newest).",
 )
-def bento_build(model_tag: str | None) -> None:
-    """Build a bento that serves exactly one model; prints the bento tag last."""
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="The bento follows production when it runs, starting from this model "
+    "(MLE_FOLLOW_PRODUCTION=0 at run time turns it off).",
+)
+def bento_build(model_tag: str | None, follow: bool) -> None:
+    """Build a bento that serves exactly one model (or follows production from it, with
+    --follow); prints the bento tag last."""
     from mle_challenge.serving.bento import build_bento
 
-    click.echo(build_bento(model_tag or None))
+    click.echo(build_bento(model_tag or None, follow=follow))
 
 
 @bento.command("containerize")

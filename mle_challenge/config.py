@@ -76,11 +76,12 @@ class Settings(BaseSettings):
         description="Where the service logs every answer: a database URL (sqlite:///path, "
         "postgresql://user:password@host/db), default (SQLite beside the model store) or off.",
     )
-    follow_production: bool = Field(
-        default=False,
+    follow_production: bool | None = Field(
+        default=None,
         description="Each service worker follows the production alias (local, or the shared "
         "registry): a new or rolled-back production model is pulled, verified, loaded in the "
-        "background and swapped in between requests. Off: the service keeps its one model.",
+        "background and swapped in between requests. Off: the service keeps its one model. "
+        "Unset: as the bento was built (`bento build --follow`), else off.",
     )
     follow_seconds: float = Field(
         default=30.0, gt=0, description="How often a following worker reads the alias."

@@ -36,6 +36,7 @@ from mle_challenge.serving.runtime import (
     drain_on_shutdown,
     enforce_header_timeout,
     fix_timeout_middleware_leak,
+    follows_production,
     served_model_tag,
     settle_heap,
 )
@@ -44,12 +45,13 @@ from mle_challenge.serving.runtime import (
 # when the class is defined: only its tag and metadata are read here, never the model itself.
 _settings = get_settings()
 MODEL_TAG = served_model_tag(_settings.model_tag)
+FOLLOW = follows_production(_settings.follow_production)
 MAX_BATCH = _settings.max_batch
 _Strict = listing_model(model_categories(MODEL_TAG))
 # Following production, the categories change with the model: BentoML's own parsing takes any
 # text there, and the request guard, which sees every request first, checks them against the
 # model serving at the time.
-Listing = listing_model(None) if _settings.follow_production else _Strict
+Listing = listing_model(None) if FOLLOW else _Strict
 Batch = Annotated[list[Listing], Field(min_length=1, max_length=MAX_BATCH)]  # type: ignore[valid-type]
 _StrictBatch = Annotated[list[_Strict], Field(min_length=1, max_length=MAX_BATCH)]  # type: ignore[valid-type]
 # The guard's schemas, by path: replaced in place when a followed model swaps in.
@@ -128,7 +130,7 @@ class PriceClassifier:
             self.log.counts.observers.append(_count_log_rows)
         _log = self.log
         self.follower: Follower | None = None
-        if _settings.follow_production:
+        if FOLLOW:
             assert _served is not None
             self.follower = Follower(
                 MODEL_TAG.split(":")[0],

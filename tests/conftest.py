@@ -187,14 +187,18 @@ def registered() -> Registered:
 
 
 def serve_from_source(
-    env: dict[str, str], folder: Path, workers: int = 1
+    env: dict[str, str],
+    folder: Path,
+    workers: int = 1,
+    service: str = "mle_challenge.service:PriceClassifier",
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """``bentoml serve`` of the service from source on a free loopback port, once ready."""
+    """``bentoml serve`` of the service from source (or of the bento ``service`` names) on a
+    free loopback port, once ready."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = folder / f"serve-{port}.log"
     command = [str(Path(sys.executable).parent / "bentoml"), "serve"]
-    command += ["mle_challenge.service:PriceClassifier", "--host", "127.0.0.1", "--port", str(port)]
+    command += [service, "--host", "127.0.0.1", "--port", str(port)]
     process = start(command, {**env, "MLE_SERVE_WORKERS": str(workers)}, log, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     try:

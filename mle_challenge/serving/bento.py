@@ -22,7 +22,7 @@ import yaml
 from mle_challenge.config import get_settings
 from mle_challenge.errors import BuildError, RegistryError
 from mle_challenge.lifecycle.registry import resolve_tag
-from mle_challenge.serving.runtime import CONTENT_HASH_LABEL
+from mle_challenge.serving.runtime import CONTENT_HASH_LABEL, FOLLOW_LABEL
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BENTOFILE = PROJECT_ROOT / "bentofile.yaml"
@@ -111,8 +111,14 @@ def scoped_environ(**values: str) -> Any:
                 os.environ[key] = old
 
 
-def build_bento(model_tag: str | None = None, bentofile: Path = BENTOFILE) -> str:
-    """Build a bento serving exactly ``model_tag`` (default: the production model); its tag."""
+def build_bento(
+    model_tag: str | None = None, bentofile: Path = BENTOFILE, *, follow: bool = False
+) -> str:
+    """Build a bento serving exactly ``model_tag`` (default: the production model); its tag.
+
+    ``follow``: the bento follows production when it runs (unless ``MLE_FOLLOW_PRODUCTION=0``
+    says otherwise), starting from ``model_tag``; it still carries that model, so it starts
+    even where the registry cannot be read."""
     import bentoml
 
     from mle_challenge.lifecycle import production, store
@@ -134,6 +140,7 @@ def build_bento(model_tag: str | None = None, bentofile: Path = BENTOFILE) -> st
         **(config.pop("labels", None) or {}),
         "model": tag.replace(":", "-"),
         CONTENT_HASH_LABEL: store.read_card(tag)["content_hash"],  # verified just above
+        **({FOLLOW_LABEL: "true"} if follow else {}),
     }
     # BentoML refuses a dockerfile_template outside the working directory: build from the root.
     # The settings are read once per process: read them again under this MLE_MODEL_TAG, here

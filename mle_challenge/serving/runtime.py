@@ -40,6 +40,8 @@ def settle_heap() -> None:
 
 # The bento label that carries its model's content hash: a container has no model cards.
 CONTENT_HASH_LABEL = "model_content_hash"
+# The bento label of a bento built to follow production (`bento build --follow`).
+FOLLOW_LABEL = "follow_production"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class BentoModel:
 
     tag: str
     content_hash: str | None
+    follows: bool = False  # built with --follow: serve production, starting from this model
 
 
 def bento_manifest_model(
@@ -67,12 +70,23 @@ def bento_manifest_model(
     entries = list(info.get("models") or [])
     for service in info.get("services") or []:
         entries.extend(service.get("models") or [])
-    expected = (info.get("labels") or {}).get(CONTENT_HASH_LABEL)
+    labels = info.get("labels") or {}
+    expected = labels.get(CONTENT_HASH_LABEL)
+    follows = str(labels.get(FOLLOW_LABEL, "")).lower() == "true"
     for model in entries:
         tag = str(model.get("tag", "") if isinstance(model, dict) else model)
         if tag.split(":")[0] == name:
-            return BentoModel(tag, str(expected) if expected else None)
+            return BentoModel(tag, str(expected) if expected else None, follows)
     return None
+
+
+def follows_production(setting: bool | None) -> bool:
+    """Whether this service follows production: ``MLE_FOLLOW_PRODUCTION`` when it is set (on
+    or off), else what the bento it runs from was built with."""
+    if setting is not None:
+        return setting
+    pinned = bento_manifest_model()
+    return pinned is not None and pinned.follows
 
 
 def served_model_tag(env_tag: str | None) -> str:

@@ -125,3 +125,22 @@ def test_workers_follow_promotions_and_rollbacks_without_an_error(
         stop(process)
     assert set(seen) <= {first, second, no_brooklyn}, seen  # not one failed request
     assert 'mle_follow_production_total{detail="' in metrics and 'result="swapped"' in metrics
+
+
+def test_a_bento_built_to_follow_follows_without_being_told(
+    machine: tuple[dict[str, str], list[str]], tmp_path: Path
+) -> None:
+    """``bento build --follow`` writes the choice into the bento: served with no
+    MLE_FOLLOW_PRODUCTION, it starts on its own model and moves with production."""
+    env, (first, second, _) = machine
+    _cli(env, "promote", first, "--force", "--reason", "start")
+    bento = _cli(env, "bento", "build", "--model", first, "--follow").strip().splitlines()[-1]
+    env = {**env, "MLE_FOLLOW_SECONDS": "0.5"}
+    env.pop("MLE_FOLLOW_PRODUCTION", None)
+    process, url = serve_from_source(env, tmp_path / "serve", service=bento)
+    try:
+        assert _until_served(url, first, within=15) < 15
+        _cli(env, "promote", second, "--force", "--reason", "the bento follows")
+        assert _until_served(url, second, within=15) < 15
+    finally:
+        stop(process)

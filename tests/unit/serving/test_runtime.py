@@ -14,6 +14,7 @@ from mle_challenge.serving.runtime import (
     BentoModel,
     bento_manifest_model,
     fix_timeout_middleware_leak,
+    follows_production,
 )
 
 pytestmark = pytest.mark.unit
@@ -33,6 +34,24 @@ def test_bento_manifest_model(tmp_path: Path) -> None:
         "price_classifier:abc", "artifacts-sha256:00"
     )
     assert bento_manifest_model(tmp_path) is None  # not laid out as <bento>/src/<package>
+
+    manifest["labels"]["follow_production"] = "true"  # built with --follow
+    (tmp_path / "bento.yaml").write_text(yaml.safe_dump(manifest))
+    assert bento_manifest_model(package) == BentoModel(
+        "price_classifier:abc", "artifacts-sha256:00", follows=True
+    )
+
+
+def test_following_is_the_setting_when_set_else_the_bento(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mle_challenge.serving.runtime as runtime
+
+    built = BentoModel("price_classifier:abc", "artifacts-sha256:00", follows=True)
+    monkeypatch.setattr(runtime, "bento_manifest_model", lambda: built)
+    assert follows_production(None) is True
+    assert follows_production(False) is False  # MLE_FOLLOW_PRODUCTION=0 turns it off
+    monkeypatch.setattr(runtime, "bento_manifest_model", lambda: None)  # not in a bento
+    assert follows_production(None) is False
+    assert follows_production(True) is True
 
 
 def test_timeout_middleware_leaves_no_timer_behind() -> None:
