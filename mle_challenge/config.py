@@ -154,6 +154,10 @@ class TrainParams(BaseModel):
 class SelectParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     metric: Literal["accuracy", "macro_f1", "roc_auc_ovr"] = "macro_f1"
+    # After selection, fit the chosen candidate again on training plus validation rows (its
+    # settings, early stopping's rounds scaled to the larger set, its decision rule): the
+    # validation rows only chose it. The test rows still judge it.
+    refit: bool = True
 
 
 class RegisterParams(BaseModel):

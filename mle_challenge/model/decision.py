@@ -79,6 +79,17 @@ class TunedDecision(ClassifierMixin, BaseEstimator):
         self.class_weights_ = prior_weights(y, self.classes_, self.alpha_)
         return self
 
+    @classmethod
+    def with_rule(cls, fitted: Any, rule: TunedDecision) -> TunedDecision:
+        """``fitted`` (an estimator fitted elsewhere) answering by ``rule``'s alpha and class
+        weights: the decision chosen on one fit, kept for a refit on more rows."""
+        decision = cls(rule.estimator, folds=rule.folds, random_state=rule.random_state)
+        decision.estimator_, decision.classes_ = fitted, fitted.classes_
+        if list(decision.classes_) != list(rule.classes_):
+            raise ValueError(f"classes {decision.classes_} differ from the rule's {rule.classes_}")
+        decision.alpha_, decision.class_weights_ = rule.alpha_, rule.class_weights_
+        return decision
+
     def predict_proba(self, X: Any) -> np.ndarray:
         return np.asarray(self.estimator_.predict_proba(X))
 

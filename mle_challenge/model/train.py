@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+from sklearn.base import clone
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     HistGradientBoostingClassifier,
@@ -15,7 +16,7 @@ from sklearn.ensemble import (
 from sklearn.pipeline import Pipeline
 
 from mle_challenge.errors import ConfigError
-from mle_challenge.model.decision import TunedDecision
+from mle_challenge.model.decision import TunedDecision, unwrap
 from mle_challenge.model.features import CATEGORICAL, BaselineFeatures, ListingFeatures
 
 
@@ -61,6 +62,45 @@ def build_candidate(spec: Mapping[str, Any]) -> Pipeline:
     if decision is not None:  # validated with params.yaml (config.DecisionSpec)
         estimator = TunedDecision(estimator, folds=int(decision.get("folds", 5)))
     return Pipeline([("features", features), ("model", estimator)])
+
+
+def refit_candidate(
+    fitted: Pipeline, X: pd.DataFrame, y: pd.Series, trained_rows: int
+) -> tuple[Pipeline, dict[str, Any]]:
+    """``fitted`` (trained on ``trained_rows`` rows) fitted again on ``X``, the training plus
+    validation rows, and what changed.
+
+    Same settings, except that a gradient-boosting model gets the rounds early stopping chose
+    on the training rows, scaled to the larger set, with early stopping off: nothing is left
+    to hold out. The decision rule (``TunedDecision``'s alpha and class weights) is kept as it
+    was chosen on the training rows' folds.
+    """
+    features, final = fitted.steps[0][1], fitted.steps[-1][1]
+    estimator, _ = unwrap(final)
+    scale = len(X) / trained_rows
+    fresh, rounds = _fixed_rounds(estimator, scale)
+    model = Pipeline([("features", clone(features)), ("model", fresh)]).fit(X, y)
+    refit: dict[str, Any] = {"rows": len(X), "trained_rows": trained_rows, "rounds": rounds}
+    if isinstance(final, TunedDecision):
+        model.steps[-1] = ("model", TunedDecision.with_rule(model.steps[-1][1], final))
+    return model, refit
+
+
+def _fixed_rounds(estimator: Any, scale: float) -> tuple[Any, dict[str, int] | None]:
+    """An unfitted copy of ``estimator``; a boosting model's rounds fixed at what it used,
+    times ``scale`` (members of a soft vote too). Also ``{before, after}`` rounds, if any."""
+    fresh = clone(estimator)
+    if isinstance(estimator, HistGradientBoostingClassifier):
+        used = int(estimator.n_iter_)
+        after = max(1, round(used * scale)) if estimator.n_iter_ < estimator.max_iter else used
+        fresh.set_params(max_iter=after, early_stopping=False)
+        return fresh, {"before": used, "after": after}
+    if isinstance(estimator, VotingClassifier):
+        members = []
+        for (name, _), member in zip(estimator.estimators, estimator.estimators_, strict=True):
+            members.append((name, _fixed_rounds(member, scale)[0]))
+        fresh.set_params(estimators=members)
+    return fresh, None
 
 
 def fit_candidate(spec: Mapping[str, Any], X: pd.DataFrame, y: pd.Series) -> Pipeline:

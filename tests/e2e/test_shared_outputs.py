@@ -37,7 +37,7 @@ PARAMS: dict[str, Any] = {
              "min_roc_auc_ovr": 0.5},
 }  # fmt: skip
 # one of each, a second TrainCandidate and EvaluateCandidate, and the TrainingPipeline
-STAGES = ("Preprocess", "Split", "TrainCandidate", "EvaluateCandidate", "SelectModel",
+STAGES = ("Preprocess", "Split", "TrainCandidate", "EvaluateCandidate", "SelectModel", "RefitModel",
           "RegisterModel", "GateModel")  # fmt: skip
 
 

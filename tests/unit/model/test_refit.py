@@ -1,0 +1,58 @@
+"""The chosen candidate fitted again on training plus validation rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mle_challenge.data.clean import clean_listings
+from mle_challenge.data.synthetic import generate_listings
+from mle_challenge.model.decision import TunedDecision
+from mle_challenge.model.features import to_model_input
+from mle_challenge.model.train import fit_candidate, refit_candidate
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def rows() -> tuple[pd.DataFrame, pd.Series]:
+    clean = clean_listings(generate_listings(14_000, 3)).table
+    return to_model_input(clean), clean["category"].astype(str).reset_index(drop=True)
+
+
+def test_early_stopping_rounds_are_scaled_and_the_decision_rule_kept(
+    rows: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    X, y = rows
+    train = 11_000  # > 10,000 rows: sklearn's early stopping is on ("auto")
+    spec = {
+        "kind": "hist_gradient_boosting",
+        "params": {"max_iter": 400, "learning_rate": 0.3, "random_state": 0},
+        "decision": {"folds": 3},
+    }
+    fitted = fit_candidate(spec, X.iloc[:train], y.iloc[:train])
+    used = fitted.steps[-1][1].estimator_.n_iter_
+    assert used < 400  # early stopping chose the rounds
+
+    model, refit = refit_candidate(fitted, X, y, trained_rows=train)
+    after = round(used * len(X) / train)
+    assert refit == {"rows": len(X), "trained_rows": train,
+                     "rounds": {"before": used, "after": after}}  # fmt: skip
+    final = model.steps[-1][1]
+    assert isinstance(final, TunedDecision)
+    assert final.estimator_.n_iter_ == after and not final.estimator_.early_stopping
+    assert final.alpha_ == fitted.steps[-1][1].alpha_
+    np.testing.assert_array_equal(final.class_weights_, fitted.steps[-1][1].class_weights_)
+    assert set(model.predict(X.iloc[:50])) <= set(y)
+
+
+def test_a_model_without_rounds_is_fitted_again_with_its_settings(
+    rows: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    X, y = rows
+    spec = {"kind": "random_forest", "params": {"n_estimators": 10, "random_state": 0}}
+    fitted = fit_candidate(spec, X.iloc[:3000], y.iloc[:3000])
+    model, refit = refit_candidate(fitted, X.iloc[:4000], y.iloc[:4000], trained_rows=3000)
+    assert refit["rounds"] is None and refit["rows"] == 4000
+    assert model.steps[-1][1].get_params() == fitted.steps[-1][1].get_params()
