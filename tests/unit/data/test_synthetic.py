@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import pytest
 
@@ -15,6 +17,22 @@ def test_deterministic_for_a_seed() -> None:
     """Check that the same rows and seed give the same listings, and another seed does not."""
     pd.testing.assert_frame_equal(generate_listings(300, 1), generate_listings(300, 1))
     assert not generate_listings(300, 1).equals(generate_listings(300, 2))
+
+
+# SHA-256 of the CSV the CLI writes (``to_csv(index=False)``), taken before cities and layouts
+# were added: the NYC demo data must stay byte for byte what trained models and docs were built on.
+_NYC_CSV_SHA256 = [
+    ((500, 0, 0, 0.0), "1a86c196f1801b6ef3b2a616288570909c5636b7cb2f4437a76d5e56c52e0756"),
+    ((400, 7, 2, 0.5), "5ddd77d216976bfd951f007a645e7f95f51d158c1169aa5a23ca91be313536c9"),
+]
+
+
+@pytest.mark.parametrize(("args", "digest"), _NYC_CSV_SHA256)
+def test_nyc_output_is_unchanged(args: tuple[int, int, int, float], digest: str) -> None:
+    """Check that the default (NYC) output is byte for byte the file it has always been."""
+    rows, seed, month, shift = args
+    text = generate_listings(rows, seed, month=month, shift=shift).to_csv(index=False)
+    assert hashlib.sha256(text.encode()).hexdigest() == digest
 
 
 def test_raw_format() -> None:
