@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mle_challenge.data.clean import REQUIRED_COLUMNS, clean_listings
-from mle_challenge.data.synthetic import SYNTH_COLUMNS, generate_listings
+from mle_challenge.data.synthetic import CITIES, SYNTH_COLUMNS, generate_listings
 
 pytestmark = pytest.mark.unit
 
@@ -130,3 +130,62 @@ def test_month_and_shift_are_checked() -> None:
         generate_listings(10, month=-1)
     with pytest.raises(ValueError, match=r"between 0 and 0\.9"):
         generate_listings(10, month=1, shift=2.0)
+
+
+# --- other cities ---
+
+
+def _clean(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` cleaned as if read from a file (every cell a string, empty cells missing)."""
+    return clean_listings(frame.astype(str).replace("", None)).table
+
+
+def test_boston_has_no_groups_and_cleans_by_neighbourhood() -> None:
+    """Check Boston: an empty group column, its own neighbourhoods, and cleaning falls back to
+    ``neighbourhood_cleansed`` with no row dropped for a missing neighbourhood."""
+    frame = generate_listings(400, 2, city="boston")
+    assert (frame["neighbourhood_group_cleansed"] == "").all()
+    assert set(frame["neighbourhood_cleansed"]) == set(CITIES["boston"].areas)
+    result = clean_listings(frame.astype(str).replace("", None))
+    assert "missing neighbourhood" not in result.report.dropped
+    places = frame.set_index("id")["neighbourhood_cleansed"]
+    table = result.table
+    assert (table["neighbourhood"] == places.loc[table["id"]].to_numpy()).all()
+
+
+def test_boston_has_no_shared_rooms() -> None:
+    """Check Boston's room mix: no shared rooms, mostly entire homes."""
+    rooms = generate_listings(2000, 3, city="boston")["room_type"]
+    assert not (rooms == "Shared room").any()
+    assert (rooms == "Entire home/apt").mean() > 0.6
+
+
+@pytest.mark.parametrize("city", ["boston", "zurich"])
+def test_coordinates_in_the_city_box(city: str) -> None:
+    """Check that every listing of a clipped city lies in its box, and near each other."""
+    frame = generate_listings(2000, 4, city=city)
+    south, north, west, east = CITIES[city].box
+    assert frame["latitude"].between(south, north).all()
+    assert frame["longitude"].between(west, east).all()
+
+
+def test_nyc_coordinates_mostly_in_the_city_box() -> None:
+    """Check NYC, whose coordinates are unclipped to stay as they were: nearly all in its box."""
+    frame = generate_listings(2000, 4)
+    south, north, west, east = CITIES["nyc"].box
+    inside = frame["latitude"].between(south, north) & frame["longitude"].between(west, east)
+    assert inside.mean() > 0.97
+
+
+def test_zurich_groups_by_district_and_costs_more() -> None:
+    """Check Zurich: its twelve districts as groups, CHF prices dearer than NYC's numbers."""
+    frame = generate_listings(2000, 5, city="zurich")
+    assert set(frame["neighbourhood_group_cleansed"]) == set(CITIES["zurich"].areas)
+    nyc = _clean(generate_listings(2000, 5))
+    assert _clean(frame)["price"].median() > 1.3 * nyc["price"].median()
+
+
+def test_unknown_city_names_the_choices() -> None:
+    """Check that an unknown city is an error listing the known ones."""
+    with pytest.raises(ValueError, match="nyc, boston, zurich; got 'paris'"):
+        generate_listings(10, city="paris")
