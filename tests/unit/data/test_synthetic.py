@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from mle_challenge.data.clean import REQUIRED_COLUMNS, clean_listings
-from mle_challenge.data.synthetic import CITIES, SYNTH_COLUMNS, generate_listings
+from mle_challenge.data.clean import (
+    REQUIRED_COLUMNS,
+    clean_listings,
+    load_clean,
+    parse_bathrooms_text,
+)
+from mle_challenge.data.synthetic import CITIES, LAYOUTS, SYNTH_COLUMNS, generate_listings
 
 pytestmark = pytest.mark.unit
 
@@ -189,3 +195,63 @@ def test_unknown_city_names_the_choices() -> None:
     """Check that an unknown city is an error listing the known ones."""
     with pytest.raises(ValueError, match="nyc, boston, zurich; got 'paris'"):
         generate_listings(10, city="paris")
+
+
+# --- the layouts of other years' files ---
+
+_FULL_LAYOUTS = [name for name in LAYOUTS if name != "minimal"]
+
+
+@pytest.mark.parametrize("name", _FULL_LAYOUTS)
+def test_layout_has_its_column_count(name: str) -> None:
+    """Check that each full layout has as many distinct columns as its name says, with every
+    column cleaning needs."""
+    frame = generate_listings(50, 0, layout=name)
+    assert frame.shape[1] == int(name) == frame.columns.nunique()
+    assert set(REQUIRED_COLUMNS) <= set(frame.columns)
+
+
+@pytest.mark.parametrize("city", list(CITIES))
+@pytest.mark.parametrize("name", _FULL_LAYOUTS)
+def test_every_layout_cleans_like_the_minimal_one(tmp_path: Path, city: str, name: str) -> None:
+    """Check that a file of any layout, read from disk, cleans to exactly the table of the
+    minimal layout: no row dropped or changed for a layout reason."""
+    paths = {}
+    for layout in ("minimal", name):
+        paths[layout] = tmp_path / f"{layout}.csv.gz"
+        generate_listings(300, 9, month=1, city=city, layout=layout).to_csv(
+            paths[layout], index=False
+        )
+    expected, got = load_clean(str(paths["minimal"])), load_clean(str(paths[name]))
+    assert got.report.rows_read == 300
+    assert got.report.dropped == expected.report.dropped
+    pd.testing.assert_frame_equal(got.table, expected.table)
+
+
+@pytest.mark.parametrize("name", _FULL_LAYOUTS)
+def test_layout_bathrooms_and_source(name: str) -> None:
+    """Check the differences that matter to cleaning: `bathrooms` filled with the text's number
+    or empty, and a `source` column from 2022 on."""
+    frame = generate_listings(300, 1, layout=name)
+    filled = frame["bathrooms"] != ""
+    assert filled.any() == LAYOUTS[name].bathrooms_filled
+    if filled.any():
+        number = parse_bathrooms_text(frame["bathrooms_text"].replace("", None))
+        assert (filled == (frame["bathrooms_text"] != "")).all()
+        assert (frame.loc[filled, "bathrooms"].astype(float) == number[filled]).all()
+    assert ("source" in frame) == (name in {"75", "79"})
+
+
+def test_zurich_quarters_lie_in_their_district() -> None:
+    """Check that each Zurich listing's quarter is one of its district's."""
+    frame = generate_listings(1000, 5, city="zurich", layout="74")
+    places = CITIES["zurich"].places
+    pairs = frame[["neighbourhood_group_cleansed", "neighbourhood_cleansed"]].drop_duplicates()
+    for group, place in pairs.itertuples(index=False):
+        assert place in {name for name, _, _ in places[group]}, (group, place)
+
+
+def test_unknown_layout_names_the_choices() -> None:
+    """Check that an unknown layout is an error listing the known ones."""
+    with pytest.raises(ValueError, match="minimal, 74, 75, 79, 90; got '76'"):
+        generate_listings(10, layout="76")
