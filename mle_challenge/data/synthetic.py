@@ -293,8 +293,8 @@ SYNTH_COLUMNS: tuple[str, ...] = (
     "price",
 )
 
-# The columns of NYC's 2021-12 detailed listings.csv, in order (the header of the real sample
-# in docs/data.md): the other layouts are this one with columns added.
+# The columns of NYC's 2021-12 detailed listings.csv, in order (the real file's header; its
+# sample is described in docs/data.md): the other layouts are this one with columns added.
 _COLUMNS_2021: tuple[str, ...] = (
     "id", "listing_url", "scrape_id", "last_scraped", "name", "description",
     "neighborhood_overview", "picture_url", "host_id", "host_url", "host_name", "host_since",

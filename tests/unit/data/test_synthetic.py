@@ -255,3 +255,13 @@ def test_unknown_layout_names_the_choices() -> None:
     """Check that an unknown layout is an error listing the known ones."""
     with pytest.raises(ValueError, match="minimal, 74, 75, 79, 90; got '76'"):
         generate_listings(10, layout="76")
+
+
+def test_cli_offers_every_city_and_layout() -> None:
+    """Check that `data synth --city/--layout` list exactly the generator's choices (the CLI
+    names them itself so as not to import pandas to build its help)."""
+    from mle_challenge.cli import data_synth
+
+    choices = {p.name: list(getattr(p.type, "choices", [])) for p in data_synth.params}
+    assert choices["city"] == list(CITIES)
+    assert choices["layout"] == list(LAYOUTS)
