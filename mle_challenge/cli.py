@@ -70,12 +70,29 @@ def data_clean(source: str, output: Path) -> None:
     help="With --month: how far that month's prices and mix move (0.3 is a clear drift).",
 )
 @click.option(
+    "--city",
+    type=click.Choice(["nyc", "boston", "zurich"]),
+    default="nyc",
+    show_default=True,
+    help="Whose geography and prices: boston has no neighbourhood groups, zurich prices in CHF.",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["minimal", "74", "75", "79", "90"]),
+    default="minimal",
+    show_default=True,
+    help="The file's columns: only those cleaning reads, or a full file of that many columns "
+    "(74: 2021, 75: with `source`, 79: 2025, bathrooms filled, 90: older).",
+)
+@click.option(
     "--output",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the raw-format listings (.csv or .csv.gz).",
 )
-def data_synth(rows: int, seed: int, month: int, shift: float, output: Path) -> None:
+def data_synth(
+    rows: int, seed: int, month: int, shift: float, city: str, layout: str, output: Path
+) -> None:
     """Write deterministic synthetic listings in Inside Airbnb's raw detailed format."""
     from mle_challenge.data.synthetic import generate_listings
 
@@ -88,9 +105,14 @@ def data_synth(rows: int, seed: int, month: int, shift: float, output: Path) -> 
             "a shift moves a later month away from the first: add --month 1", param_hint="--shift"
         )
     output.parent.mkdir(parents=True, exist_ok=True)
-    generate_listings(rows, seed, month=month, shift=shift).to_csv(output, index=False)
+    frame = generate_listings(rows, seed, month=month, shift=shift, city=city, layout=layout)
+    frame.to_csv(output, index=False)
     later = f", month {month}, shift {shift:g}" if month else ""
-    click.echo(f"wrote {rows:,} synthetic listings (seed {seed}{later}) to {output}")
+    where = "" if city == "nyc" else f", {city}"
+    columns = "" if layout == "minimal" else f", {frame.shape[1]} columns"
+    click.echo(
+        f"wrote {rows:,} synthetic listings (seed {seed}{later}{where}{columns}) to {output}"
+    )
 
 
 @cli.command("train")

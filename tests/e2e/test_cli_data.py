@@ -50,6 +50,21 @@ def test_synth_then_clean(tmp_path: Path) -> None:
     assert len(pd.read_parquet(out)) == int(result.stdout.split("rows kept:")[1].split()[0])
 
 
+def test_synth_another_city_and_layout_then_clean(tmp_path: Path) -> None:
+    """Check synth --city boston --layout 75: a 75-column file with an empty group column that
+    cleans with no row dropped for a missing neighbourhood."""
+    raw = tmp_path / "boston.csv"
+    args = ("--rows", "300", "--city", "boston", "--layout", "75", "--output", str(raw))
+    synth = _cli("data", "synth", *args)
+    assert synth.returncode == 0, synth.stderr
+    assert "boston, 75 columns" in synth.stdout
+    frame = pd.read_csv(raw, dtype=str)
+    assert frame.shape == (300, 75) and frame["neighbourhood_group_cleansed"].isna().all()
+    result = _cli("data", "clean", "--listings", str(raw), "--output", str(tmp_path / "c.csv"))
+    assert result.returncode == 0, result.stderr
+    assert "missing neighbourhood" not in result.stdout
+
+
 def test_clean_to_csv(tmp_path: Path, synthetic_csv: Path) -> None:
     """Check that a .csv output path gives a CSV table."""
     out = tmp_path / "clean.csv"

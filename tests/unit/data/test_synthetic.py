@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
-from mle_challenge.data.clean import REQUIRED_COLUMNS, clean_listings
-from mle_challenge.data.synthetic import SYNTH_COLUMNS, generate_listings
+from mle_challenge.data.clean import (
+    REQUIRED_COLUMNS,
+    clean_listings,
+    load_clean,
+    parse_bathrooms_text,
+)
+from mle_challenge.data.synthetic import CITIES, LAYOUTS, SYNTH_COLUMNS, generate_listings
 
 pytestmark = pytest.mark.unit
 
@@ -15,6 +23,22 @@ def test_deterministic_for_a_seed() -> None:
     """Check that the same rows and seed give the same listings, and another seed does not."""
     pd.testing.assert_frame_equal(generate_listings(300, 1), generate_listings(300, 1))
     assert not generate_listings(300, 1).equals(generate_listings(300, 2))
+
+
+# SHA-256 of the CSV the CLI writes (``to_csv(index=False)``), taken before cities and layouts
+# were added: the NYC demo data must stay byte for byte what trained models and docs were built on.
+_NYC_CSV_SHA256 = [
+    ((500, 0, 0, 0.0), "1a86c196f1801b6ef3b2a616288570909c5636b7cb2f4437a76d5e56c52e0756"),
+    ((400, 7, 2, 0.5), "5ddd77d216976bfd951f007a645e7f95f51d158c1169aa5a23ca91be313536c9"),
+]
+
+
+@pytest.mark.parametrize(("args", "digest"), _NYC_CSV_SHA256)
+def test_nyc_output_is_unchanged(args: tuple[int, int, int, float], digest: str) -> None:
+    """Check that the default (NYC) output is byte for byte the file it has always been."""
+    rows, seed, month, shift = args
+    text = generate_listings(rows, seed, month=month, shift=shift).to_csv(index=False)
+    assert hashlib.sha256(text.encode()).hexdigest() == digest
 
 
 def test_raw_format() -> None:
@@ -112,3 +136,132 @@ def test_month_and_shift_are_checked() -> None:
         generate_listings(10, month=-1)
     with pytest.raises(ValueError, match=r"between 0 and 0\.9"):
         generate_listings(10, month=1, shift=2.0)
+
+
+# --- other cities ---
+
+
+def _clean(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` cleaned as if read from a file (every cell a string, empty cells missing)."""
+    return clean_listings(frame.astype(str).replace("", None)).table
+
+
+def test_boston_has_no_groups_and_cleans_by_neighbourhood() -> None:
+    """Check Boston: an empty group column, its own neighbourhoods, and cleaning falls back to
+    ``neighbourhood_cleansed`` with no row dropped for a missing neighbourhood."""
+    frame = generate_listings(400, 2, city="boston")
+    assert (frame["neighbourhood_group_cleansed"] == "").all()
+    assert set(frame["neighbourhood_cleansed"]) == set(CITIES["boston"].areas)
+    result = clean_listings(frame.astype(str).replace("", None))
+    assert "missing neighbourhood" not in result.report.dropped
+    places = frame.set_index("id")["neighbourhood_cleansed"]
+    table = result.table
+    assert (table["neighbourhood"] == places.loc[table["id"]].to_numpy()).all()
+
+
+def test_boston_has_no_shared_rooms() -> None:
+    """Check Boston's room mix: no shared rooms, mostly entire homes."""
+    rooms = generate_listings(2000, 3, city="boston")["room_type"]
+    assert not (rooms == "Shared room").any()
+    assert (rooms == "Entire home/apt").mean() > 0.6
+
+
+@pytest.mark.parametrize("city", ["boston", "zurich"])
+def test_coordinates_in_the_city_box(city: str) -> None:
+    """Check that every listing of a clipped city lies in its box, and near each other."""
+    frame = generate_listings(2000, 4, city=city)
+    south, north, west, east = CITIES[city].box
+    assert frame["latitude"].between(south, north).all()
+    assert frame["longitude"].between(west, east).all()
+
+
+def test_nyc_coordinates_mostly_in_the_city_box() -> None:
+    """Check NYC, whose coordinates are unclipped to stay as they were: nearly all in its box."""
+    frame = generate_listings(2000, 4)
+    south, north, west, east = CITIES["nyc"].box
+    inside = frame["latitude"].between(south, north) & frame["longitude"].between(west, east)
+    assert inside.mean() > 0.97
+
+
+def test_zurich_groups_by_district_and_costs_more() -> None:
+    """Check Zurich: its twelve districts as groups, CHF prices dearer than NYC's numbers."""
+    frame = generate_listings(2000, 5, city="zurich")
+    assert set(frame["neighbourhood_group_cleansed"]) == set(CITIES["zurich"].areas)
+    nyc = _clean(generate_listings(2000, 5))
+    assert _clean(frame)["price"].median() > 1.3 * nyc["price"].median()
+
+
+def test_unknown_city_names_the_choices() -> None:
+    """Check that an unknown city is an error listing the known ones."""
+    with pytest.raises(ValueError, match="nyc, boston, zurich; got 'paris'"):
+        generate_listings(10, city="paris")
+
+
+# --- the layouts of other years' files ---
+
+_FULL_LAYOUTS = [name for name in LAYOUTS if name != "minimal"]
+
+
+@pytest.mark.parametrize("name", _FULL_LAYOUTS)
+def test_layout_has_its_column_count(name: str) -> None:
+    """Check that each full layout has as many distinct columns as its name says, with every
+    column cleaning needs."""
+    frame = generate_listings(50, 0, layout=name)
+    assert frame.shape[1] == int(name) == frame.columns.nunique()
+    assert set(REQUIRED_COLUMNS) <= set(frame.columns)
+
+
+@pytest.mark.parametrize("city", list(CITIES))
+@pytest.mark.parametrize("name", _FULL_LAYOUTS)
+def test_every_layout_cleans_like_the_minimal_one(tmp_path: Path, city: str, name: str) -> None:
+    """Check that a file of any layout, read from disk, cleans to exactly the table of the
+    minimal layout: no row dropped or changed for a layout reason."""
+    paths = {}
+    for layout in ("minimal", name):
+        paths[layout] = tmp_path / f"{layout}.csv.gz"
+        generate_listings(300, 9, month=1, city=city, layout=layout).to_csv(
+            paths[layout], index=False
+        )
+    expected, got = load_clean(str(paths["minimal"])), load_clean(str(paths[name]))
+    assert got.report.rows_read == 300
+    assert got.report.dropped == expected.report.dropped
+    pd.testing.assert_frame_equal(got.table, expected.table)
+
+
+@pytest.mark.parametrize("name", _FULL_LAYOUTS)
+def test_layout_bathrooms_and_source(name: str) -> None:
+    """Check the differences that matter to cleaning: `bathrooms` filled with the text's number
+    or empty, and a `source` column from 2022 on."""
+    frame = generate_listings(300, 1, layout=name)
+    filled = frame["bathrooms"] != ""
+    assert filled.any() == LAYOUTS[name].bathrooms_filled
+    if filled.any():
+        number = parse_bathrooms_text(frame["bathrooms_text"].replace("", None))
+        assert (filled == (frame["bathrooms_text"] != "")).all()
+        assert (frame.loc[filled, "bathrooms"].astype(float) == number[filled]).all()
+    assert ("source" in frame) == (name in {"75", "79"})
+
+
+def test_zurich_quarters_lie_in_their_district() -> None:
+    """Check that each Zurich listing's quarter is one of its district's."""
+    frame = generate_listings(1000, 5, city="zurich", layout="74")
+    places = CITIES["zurich"].places
+    pairs = frame[["neighbourhood_group_cleansed", "neighbourhood_cleansed"]].drop_duplicates()
+    for group, place in pairs.itertuples(index=False):
+        assert place in {name for name, _, _ in places[group]}, (group, place)
+
+
+def test_unknown_layout_names_the_choices() -> None:
+    """Check that an unknown layout is an error listing the known ones."""
+    with pytest.raises(ValueError, match="minimal, 74, 75, 79, 90; got '76'"):
+        generate_listings(10, layout="76")
+
+
+def test_cli_offers_every_city_and_layout() -> None:
+    """Check that `data synth --city/--layout` list exactly the generator's choices (the CLI
+    names them itself so as not to import pandas to build its help)."""
+    from mle_challenge.cli import data_synth
+
+    choices = {p.name: list(getattr(p.type, "choices", [])) for p in data_synth.params}
+    assert choices["city"] == list(CITIES)
+    assert choices["layout"] == list(LAYOUTS)
