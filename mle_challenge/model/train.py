@@ -71,8 +71,9 @@ def refit_candidate(
     validation rows, and what changed.
 
     Same settings, except that a gradient-boosting model gets the rounds early stopping chose
-    on the training rows, scaled to the larger set, with early stopping off: nothing is left
-    to hold out. The decision rule (``TunedDecision``'s alpha and class weights) is kept as it
+    on the training rows, scaled to the larger set (from the rows it fitted them on: early
+    stopping held out ``validation_fraction`` of them), with early stopping off: nothing is
+    left to hold out. The decision rule (``TunedDecision``'s alpha and class weights) is kept as it
     was chosen on the training rows' folds.
     """
     features, final = fitted.steps[0][1], fitted.steps[-1][1]
@@ -92,7 +93,12 @@ def _fixed_rounds(estimator: Any, scale: float) -> tuple[Any, dict[str, int] | N
     fresh = clone(estimator)
     if isinstance(estimator, HistGradientBoostingClassifier):
         used = int(estimator.n_iter_)
-        after = max(1, round(used * scale)) if estimator.n_iter_ < estimator.max_iter else used
+        if estimator.do_early_stopping_:
+            # Its rounds were fitted on the rows early stopping did not hold out.
+            held = estimator.validation_fraction if estimator.validation_fraction else 0.0
+            after = max(1, round(used * scale / (1.0 - held)))
+        else:
+            after = used
         fresh.set_params(max_iter=after, early_stopping=False)
         return fresh, {"before": used, "after": after}
     if isinstance(estimator, VotingClassifier):
