@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -12,6 +13,34 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mle_challenge.errors import ConfigError
+
+MODEL_NAME = "price_classifier"
+"""The registered name of the price classifier when none is chosen (the first city, NYC).
+Several cities share one store under names of their own: ``price_classifier_boston``."""
+
+# BentoML's own rule for a tag's name (bentoml/_internal/tag.py), checked before BentoML sees
+# the name: our alias folders and S3 keys are named after it too.
+_NAME = re.compile(r"^[a-z0-9]([-._a-z0-9]*[a-z0-9])?$")
+_NAME_MAX = 63
+NAME_RULE = (
+    f"a model name is 1 to {_NAME_MAX} lowercase letters, digits, '_', '-' or '.', starting "
+    "and ending with a letter or digit (e.g. price_classifier_boston)"
+)
+
+
+def model_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a registered model, or None when it can."""
+    if len(name) > _NAME_MAX or _NAME.match(name) is None:
+        return f"invalid model name {name!r}: {NAME_RULE}"
+    return None
+
+
+def check_model_name(name: str) -> str:
+    """``name`` when it can name a registered model; else :class:`ConfigError` saying the rule."""
+    problem = model_name_problem(name)
+    if problem is not None:
+        raise ConfigError(problem)
+    return name
 
 
 class Settings(BaseSettings):
@@ -34,7 +63,13 @@ class Settings(BaseSettings):
     model_tag: str | None = Field(
         default=None,
         description="Model the service serves (name:version). Unset: the model a bento was "
-        "built with, else the newest registered model.",
+        "built with, else the production model of MLE_MODEL_NAME, else its newest.",
+    )
+    model_name: str | None = Field(
+        default=None,
+        description="Whose model a service run from source serves when MLE_MODEL_TAG is not "
+        f"set, one name per city (price_classifier_boston). Unset: {MODEL_NAME}. A bento "
+        "serves the model it was built with: set, it must be that model's name.",
     )
     serve_workers: int | Literal["cpu_count"] = Field(
         default="cpu_count", description="Service worker processes, each with its own model."
@@ -98,6 +133,16 @@ class Settings(BaseSettings):
         "ones; at least 32 characters, e.g. from `openssl rand -hex 32`.",
     )
 
+    @field_validator("model_name")
+    @classmethod
+    def _model_name(cls, name: str | None) -> str | None:
+        if not name:
+            return None  # set but empty: the default
+        problem = model_name_problem(name)
+        if problem is not None:
+            raise ValueError(problem)
+        return name
+
     @field_validator("signing_key")
     @classmethod
     def _long_enough(cls, key: SecretStr | None) -> SecretStr | None:
@@ -110,6 +155,10 @@ class Settings(BaseSettings):
         return key
 
 
+def _message(msg: str) -> str:
+    return msg.removeprefix("Value error, ")  # pydantic's prefix on our validators' messages
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Return the settings, read once from the environment on first use."""
@@ -117,7 +166,8 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"MLE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+            f"MLE_{'_'.join(str(p) for p in e['loc']).upper()}: {_message(e['msg'])}"
+            for e in exc.errors()
         )
         raise ConfigError(f"invalid environment setting: {problems}") from exc
 
@@ -162,7 +212,17 @@ class SelectParams(BaseModel):
 
 class RegisterParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    model_name: str = Field("price_classifier", pattern=r"^[a-z0-9_][a-z0-9_.-]*$")
+    model_name: str = Field(
+        MODEL_NAME, description="The registered name: one per city (`train --model-name`)."
+    )
+
+    @field_validator("model_name")
+    @classmethod
+    def _model_name(cls, name: str) -> str:
+        problem = model_name_problem(name)
+        if problem is not None:
+            raise ValueError(problem)
+        return name
 
 
 class GateParams(BaseModel):
@@ -264,6 +324,6 @@ def load_params(path: str | Path) -> Params:
         return Params.model_validate(raw or {})
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc'])}: {_message(e['msg'])}" for e in exc.errors()
         )
         raise ConfigError(f"invalid parameters in {file}: {problems}") from exc

@@ -24,6 +24,7 @@ import luigi
 import luigi.configuration
 from luigi.execution_summary import LuigiStatusCode
 
+from mle_challenge.config import MODEL_NAME
 from mle_challenge.data.sources import file_sha256
 from mle_challenge.lifecycle.outputs import Outputs
 
@@ -372,7 +373,8 @@ class RefitModel(_Stage, _SelectParams):
 
 
 class RegisterModel(_Stage, _SelectParams):
-    """The chosen model → ``price_classifier:<version>`` in the BentoML model store."""
+    """The chosen model → ``<register.model_name>:<version>`` in the BentoML model store
+    (``price_classifier`` unless the params or ``train --model-name`` say otherwise)."""
 
     register = luigi.DictParameter(description="The `register` section of params.yaml.")
     stage, filename = "register", "registered.json"
@@ -516,13 +518,21 @@ class TrainingPipeline(luigi.WrapperTask):
     listings = luigi.Parameter(description="Path, http(s):// or s3:// URL of raw listings.")
     params = luigi.Parameter(default="", description=_PARAMS_HELP)
     root = luigi.Parameter(default="outputs", description="Folder for all pipeline outputs.")
+    model_name = luigi.Parameter(
+        default="", description="The registered name (default: the params' register.model_name)."
+    )
 
     @cached_property
     def _gate_task(self) -> GateModel:
-        from mle_challenge.config import load_params, params_source
+        from mle_challenge.config import check_model_name, load_params, params_source
         from mle_challenge.lifecycle import production
 
         p = load_params(params_source(str(self.params) or None).path)
+        if self.model_name:
+            # The name is part of `register`, so of the cache key: the same data under two
+            # names gives two models, each with its own production alias.
+            named = {"model_name": check_model_name(str(self.model_name))}
+            p = p.model_copy(update={"registry": p.registry.model_copy(update=named)})
         values: dict[str, Any] = {
             "root": self.root,
             "listings": self.listings,
@@ -567,8 +577,8 @@ class BatchPredict(luigi.Task):
     """Listings (raw or API-shaped; path, HTTP or S3) → predictions with the given model.
 
     ``luigi --module mle_challenge.pipeline BatchPredict --input SOURCE --output-path PATH
-    [--model TAG] --local-scheduler`` (Luigi keeps the name ``output`` for the method that
-    says where a task writes). The output appears only once complete.
+    [--model TAG | --model-name NAME] --local-scheduler`` (Luigi keeps the name ``output`` for
+    the method that says where a task writes). The output appears only once complete.
     """
 
     # No upstream tasks, so nothing needs Task.input(); the flag stays --input.
@@ -577,6 +587,9 @@ class BatchPredict(luigi.Task):
     )
     output_path = luigi.Parameter(description="Predictions: .csv, .csv.gz or .parquet.")
     model = luigi.Parameter(default="", description="Model tag (default: production).")
+    model_name = luigi.Parameter(
+        default=MODEL_NAME, description="Whose production model, without `model`."
+    )
     chunk_rows = luigi.IntParameter(default=100_000)
 
     def output(self) -> luigi.LocalTarget:
@@ -587,7 +600,11 @@ class BatchPredict(luigi.Task):
 
         self.set_status_message(f"predicting {self.input}")  # type: ignore[misc]
         report = predict_file(
-            str(self.input), str(self.output_path), str(self.model) or None, int(self.chunk_rows)
+            str(self.input),
+            str(self.output_path),
+            str(self.model) or None,
+            int(self.chunk_rows),
+            model_name=str(self.model_name),
         )
         self.set_status_message(report.format())  # type: ignore[misc]
 
@@ -717,16 +734,23 @@ def run_training(
     outputs: str,
     workers: int = 1,
     scheduler_url: str | None = None,
+    model_name: str | None = None,
 ) -> TrainingOutcome:
     """Build the pipeline; unlike ``luigi.build``'s bool, ``ok`` is False when any task failed.
-    ``params_path`` None: ``./params.yaml`` if there is one, else the packaged defaults."""
-    from mle_challenge.config import load_params, params_source
+    ``params_path`` None: ``./params.yaml`` if there is one, else the packaged defaults.
+    ``model_name`` None: the params' ``register.model_name``."""
+    from mle_challenge.config import check_model_name, load_params, params_source
 
     params = params_source(params_path).path
     load_params(params)  # fail on a bad file before Luigi swallows the error in a task
     Outputs(outputs).check()  # shared outputs out of reach: one clear error, before any work
     # A plain string of the resolved path: the task's id names the file actually read.
-    task = TrainingPipeline(listings=source, params=str(params), root=outputs)
+    task = TrainingPipeline(
+        listings=source,
+        params=str(params),
+        root=outputs,
+        model_name=check_model_name(model_name) if model_name else "",
+    )
     task.requires()  # hash the source up front, so a missing file is our clear error
     scheduler = {"scheduler_url": scheduler_url} if scheduler_url else {"local_scheduler": True}
     if scheduler_url:

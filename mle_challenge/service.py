@@ -3,9 +3,10 @@
 Swagger UI at ``/``.
 
 Serve it with ``bentoml serve mle_challenge.service:PriceClassifier`` (the model in
-``MLE_MODEL_TAG``, else the newest registered), or build it into a bento with
-``make build-bento``, which pins the model tag. With ``MLE_FOLLOW_PRODUCTION=1`` each worker
-follows the production alias instead (:mod:`mle_challenge.serving.follow`).
+``MLE_MODEL_TAG``, else the production model of ``MLE_MODEL_NAME``, one name per city), or
+build it into a bento with ``make build-bento``, which pins the model tag: a bento serves one
+city's model. With ``MLE_FOLLOW_PRODUCTION=1`` each worker follows the production alias of its
+model's name instead (:mod:`mle_challenge.serving.follow`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from mle_challenge.serving.runtime import (
 # The request schema's enums are the served model's categories, so the model has to be known
 # when the class is defined: only its tag and metadata are read here, never the model itself.
 _settings = get_settings()
-MODEL_TAG = served_model_tag(_settings.model_tag)
+MODEL_TAG = served_model_tag(_settings.model_tag, _settings.model_name)
 FOLLOW = follows_production(_settings.follow_production)
 MAX_BATCH = _settings.max_batch
 _Strict = listing_model(model_categories(MODEL_TAG))

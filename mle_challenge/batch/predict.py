@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from mle_challenge.config import MODEL_NAME
 from mle_challenge.data.sources import BadRow, check_unique
 from mle_challenge.errors import DataValidationError, SourceError
 from mle_challenge.model.features import API_FEATURES, CATEGORICAL
@@ -325,9 +326,15 @@ class _Writer:
 
 
 def predict_file(
-    source: str, output: str, model: str | None = None, chunk_rows: int = 100_000
+    source: str,
+    output: str,
+    model: str | None = None,
+    chunk_rows: int = 100_000,
+    *,
+    model_name: str = MODEL_NAME,
 ) -> BatchReport:
     """Predict every listing in ``source`` into ``output``; refused rows go to the rejects.
+    ``model`` None: the production model of ``model_name`` (one name per city).
 
     Two stages overlap: while a worker thread walks the trees for one chunk and writes it
     (the compiled walk and Arrow's writers release the GIL), the caller's thread reads,
@@ -340,12 +347,12 @@ def predict_file(
     from mle_challenge.lifecycle.registry import resolve_tag
     from mle_challenge.model.predictor import Predictor
 
-    tag = model or production.production_tag()
+    tag = model or production.production_tag(model_name)
     if tag is None:
         raise DataValidationError(
-            "no production model to predict with: pass --model TAG or promote one."
+            f"no production model of {model_name} to predict with: pass --model TAG or promote one."
         )
-    predictor = Predictor.load(store.verified(resolve_tag(tag)), fast_path=False)
+    predictor = Predictor.load(store.verified(resolve_tag(tag, model_name)), fast_path=False)
     categories = predictor.categories
     report = BatchReport(model=predictor.tag, output=output, rejects=rejects_path(output))
     columns = ["id", "price_category", *(f"p_{c}" for c in predictor.classes), "model"]

@@ -1,6 +1,9 @@
 """The ``production`` alias on top of the BentoML store: a movable pointer with an append-only
 history, promotion and rollback.
 
+Each registered name (one per city: ``price_classifier``, ``price_classifier_boston``) has its
+own alias and history; promoting a tag moves the alias of the tag's name only.
+
 BentoML labels are fixed when a model is saved, so the alias lives beside the store, in
 ``$BENTOML_HOME/mle_challenge/``: one JSON file written atomically (temporary file, then
 ``os.replace``), guarded by an exclusive ``flock`` so two promotions at once cannot interleave:
@@ -21,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mle_challenge.config import check_model_name
 from mle_challenge.errors import MleError, RegistryError
 from mle_challenge.lifecycle import shared
 from mle_challenge.lifecycle.registry import MODEL_NAME, resolve_tag
@@ -67,7 +71,8 @@ class Alias:
 
 
 def _alias_dir(name: str) -> Path:
-    return state_dir() / "aliases" / name
+    # Checked: the name becomes a folder, and one name's alias must never be another's.
+    return state_dir() / "aliases" / check_model_name(name)
 
 
 def _shared() -> str | None:

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from mle_challenge import CATEGORIES, __version__
+from mle_challenge.config import MODEL_NAME as MODEL_NAME  # re-exported: the default name
+from mle_challenge.config import check_model_name
 from mle_challenge.errors import RegistryError
 from mle_challenge.lifecycle.store import (
     bentoml_home,
@@ -21,8 +23,6 @@ from mle_challenge.lifecycle.store import (
     staging,
 )
 from mle_challenge.model.features import API_FEATURES, input_categories
-
-MODEL_NAME = "price_classifier"
 
 
 def _git(*args: str) -> str:
@@ -86,7 +86,7 @@ def register_model(
     """
     import bentoml
 
-    existing = find_by_fingerprint(fingerprint, name)
+    existing = find_by_fingerprint(fingerprint, check_model_name(name))
     if existing is not None:
         return existing
     test = metrics["test"]

@@ -115,8 +115,12 @@ def _location(prefix: str, name: str) -> tuple[str, str]:
             f"MLE_REGISTRY={prefix} is not an s3:// URL: use s3://bucket/prefix (with "
             "AWS_ENDPOINT_URL for an S3-compatible store)."
         )
+    from mle_challenge.config import check_model_name
+
     bucket, _, key = prefix.removeprefix("s3://").partition("/")
-    return bucket, "/".join(p for p in (key, "aliases", name, "production.json") if p)
+    # Checked: the name becomes part of the key, and one name's alias must never be another's.
+    parts = (key, "aliases", check_model_name(name), "production.json")
+    return bucket, "/".join(p for p in parts if p)
 
 
 def _unreachable(prefix: str, exc: Exception) -> RegistryUnreachable:

@@ -21,7 +21,7 @@ import yaml
 
 from mle_challenge.config import get_settings
 from mle_challenge.errors import BuildError, RegistryError
-from mle_challenge.lifecycle.registry import resolve_tag
+from mle_challenge.lifecycle.registry import MODEL_NAME, resolve_tag
 from mle_challenge.serving.runtime import CONTENT_HASH_LABEL, FOLLOW_LABEL
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -112,9 +112,14 @@ def scoped_environ(**values: str) -> Any:
 
 
 def build_bento(
-    model_tag: str | None = None, bentofile: Path = BENTOFILE, *, follow: bool = False
+    model_tag: str | None = None,
+    bentofile: Path = BENTOFILE,
+    *,
+    model_name: str = MODEL_NAME,
+    follow: bool = False,
 ) -> str:
-    """Build a bento serving exactly ``model_tag`` (default: the production model); its tag.
+    """Build a bento serving exactly ``model_tag`` (default: the production model of
+    ``model_name``, one name per city); its tag.
 
     ``follow``: the bento follows production when it runs (unless ``MLE_FOLLOW_PRODUCTION=0``
     says otherwise), starting from ``model_tag``; it still carries that model, so it starts
@@ -124,14 +129,14 @@ def build_bento(
     from mle_challenge.lifecycle import production, store
 
     if model_tag is None:
-        tag = production.production_tag()  # checked against its content hash
+        tag = production.production_tag(model_name)  # checked against its content hash
         if tag is None:
             raise RegistryError(
-                "no production model to build: promote one (`mle-challenge promote TAG`, or "
-                "`make run`), or pass MODEL_TAG=name:version."
+                f"no production model of {model_name} to build: promote one (`mle-challenge "
+                "promote TAG`, or `make run`), or pass MODEL_TAG=name:version."
             )
     else:
-        tag = store.verified(resolve_tag(model_tag))
+        tag = store.verified(resolve_tag(model_tag, model_name))
     config = _bentofile(bentofile)
     python = dict(config.pop("python", None) or {})
     pins = pinned_closure()
@@ -146,7 +151,9 @@ def build_bento(
     # The settings are read once per process: read them again under this MLE_MODEL_TAG, here
     # and after, or an earlier read decides which model the bento gets.
     get_settings.cache_clear()
-    with scoped_environ(MLE_MODEL_TAG=tag), contextlib.chdir(bentofile.parent):
+    # MLE_MODEL_NAME too: a name set in this shell for another city must not refuse the tag.
+    pinned = {"MLE_MODEL_TAG": tag, "MLE_MODEL_NAME": tag.split(":")[0]}
+    with scoped_environ(**pinned), contextlib.chdir(bentofile.parent):
         try:
             bento = bentoml.bentos.build(
                 **config, python=python, labels=labels, build_ctx=str(bentofile.parent)

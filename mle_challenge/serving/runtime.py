@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from mle_challenge.errors import ConfigError
 from mle_challenge.lifecycle.registry import MODEL_NAME, resolve_tag
 
 ASGIApp = Any
@@ -53,13 +54,13 @@ class BentoModel:
     follows: bool = False  # built with --follow: serve production, starting from this model
 
 
-def bento_manifest_model(
-    package_dir: Path | None = None, name: str = MODEL_NAME
-) -> BentoModel | None:
+def bento_manifest_model(package_dir: Path | None = None) -> BentoModel | None:
     """The exact model recorded in the bento this code runs from, if it runs from one.
 
     A bento keeps its source in ``<bento>/src`` and lists its models in ``<bento>/bento.yaml``;
     the tag there was fixed at build time, so a bento never resolves ``latest`` when it serves.
+    A bento carries exactly one model (``build_bento`` checks it), of whichever name: the bento
+    decides which city it serves.
     """
     package_dir = package_dir or Path(__file__).resolve().parents[1]
     manifest = package_dir.parent.parent / "bento.yaml"
@@ -75,7 +76,7 @@ def bento_manifest_model(
     follows = str(labels.get(FOLLOW_LABEL, "")).lower() == "true"
     for model in entries:
         tag = str(model.get("tag", "") if isinstance(model, dict) else model)
-        if tag.split(":")[0] == name:
+        if tag:
             return BentoModel(tag, str(expected) if expected else None, follows)
     return None
 
@@ -89,14 +90,23 @@ def follows_production(setting: bool | None) -> bool:
     return pinned is not None and pinned.follows
 
 
-def served_model_tag(env_tag: str | None) -> str:
+def served_model_tag(env_tag: str | None, env_name: str | None = None) -> str:
     """Which model to serve, as an exact tag: ``MLE_MODEL_TAG``, else the bento's own, else
-    production, else the newest registered. Resolved once, so every worker serves the same,
-    and checked against its content hash before any worker unpickles it: the bento's label
-    for the bento's own model, the model's card otherwise."""
+    the production model of ``MLE_MODEL_NAME`` (default ``price_classifier``), else that
+    name's newest. Resolved once, so every worker serves the same, and checked against its
+    content hash before any worker unpickles it: the bento's label for the bento's own model,
+    the model's card otherwise. A name that disagrees with the tag is refused, not guessed."""
     from mle_challenge.lifecycle import production, store
 
     pinned = bento_manifest_model()
+    given = env_tag or (pinned.tag if pinned is not None else None)
+    if env_name and given and given.split(":")[0] != env_name:
+        source = "MLE_MODEL_TAG" if env_tag else "this bento's model"
+        raise ConfigError(
+            f"MLE_MODEL_NAME={env_name} but {source} is {given}, a model of another name: "
+            "unset MLE_MODEL_NAME, or serve a model of that name (`mle-challenge bento build "
+            f"--model-name {env_name}`)."
+        )
     if pinned is not None and env_tag in (None, pinned.tag):
         if pinned.content_hash is None:
             raise store.IntegrityError(
@@ -104,8 +114,9 @@ def served_model_tag(env_tag: str | None) -> str:
                 "`make build-bento`."
             )
         return store.verified(pinned.tag, pinned.content_hash)
-    chosen = env_tag or production.production_tag()
-    return store.verified(resolve_tag(chosen))
+    name = env_name or MODEL_NAME
+    chosen = env_tag or production.production_tag(name)
+    return store.verified(resolve_tag(chosen, name))
 
 
 def fix_timeout_middleware_leak() -> None:
