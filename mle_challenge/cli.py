@@ -21,6 +21,42 @@ _PARAMS = click.option(
 )
 
 
+_DEFAULT_NAME = "price_classifier"  # config.MODEL_NAME, without importing pydantic for --help
+
+
+def _valid_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A --model-name as BentoML will take it: the rule in the error, before any work."""
+    from mle_challenge.config import model_name_problem
+
+    problem = None if value is None else model_name_problem(value)
+    if problem is not None:
+        raise click.BadParameter(problem)
+    return value
+
+
+def _model_name_option(help_text: str, *, default: str | None = _DEFAULT_NAME) -> Any:
+    """``--model-name``: which city's model, one registered name each."""
+    return click.option(
+        "--model-name",
+        default=default,
+        show_default=default is not None,
+        callback=_valid_name,
+        help=help_text,
+    )
+
+
+def _name_of(model_tag: str | None, model_name: str | None) -> str:
+    """The name a command acts on: --model-name, else the name in --model's tag, else the
+    default; a tag of another name than --model-name is refused rather than guessed."""
+    tagged = model_tag.split(":")[0] if model_tag else None
+    if tagged and model_name and tagged != model_name:
+        raise click.UsageError(
+            f"--model {model_tag} is a model of {tagged}, not of --model-name {model_name}: "
+            "give one of them, or a tag of that name."
+        )
+    return model_name or tagged or _DEFAULT_NAME
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """From raw Inside Airbnb listings to a versioned price-category service."""
@@ -132,6 +168,11 @@ def data_synth(
 )
 @click.option("--outputs", default="outputs", show_default=True, help="Folder for outputs.")
 @click.option("--promote", is_flag=True, help="Promote the model to production if its gate passes.")
+@_model_name_option(
+    "The registered name, one per city (price_classifier_boston) [default: the params' "
+    "register.model_name, else price_classifier].",
+    default=None,
+)
 @click.option(
     "--summary-json",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -145,16 +186,22 @@ def train_command(
     scheduler_url: str | None,
     outputs: str,
     promote: bool,
+    model_name: str | None,
     summary_json: Path | None,
 ) -> None:
-    """Run the training pipeline: clean → split → train → evaluate → select → register → gate."""
+    """Run the training pipeline: clean → split → train → evaluate → select → register → gate.
+
+    The model is registered as MODEL_NAME:<version>; one name per city keeps several cities
+    in one store, each with its own production alias."""
     from mle_challenge.config import params_source
     from mle_challenge.lifecycle.gate import GateResult
     from mle_challenge.pipeline import run_training
 
     try:
         params = params_source(params_path)
-        outcome = run_training(source, str(params.path), outputs, workers, scheduler_url)
+        outcome = run_training(
+            source, str(params.path), outputs, workers, scheduler_url, model_name=model_name
+        )
     except MleError as exc:
         _write_training_summary(summary_json, ok=False, summary=f"error: {exc}")
         raise
@@ -198,7 +245,10 @@ def bento() -> None:
     "--model",
     "model_tag",
     default=None,
-    help="name:version (default: production, else the newest).",
+    help="name:version (default: the production model of --model-name).",
+)
+@_model_name_option(
+    "Whose production model, one name per city [default: price_classifier].", default=None
 )
 @click.option(
     "--follow",
@@ -206,12 +256,13 @@ def bento() -> None:
     help="The bento follows production when it runs, starting from this model "
     "(MLE_FOLLOW_PRODUCTION=0 at run time turns it off).",
 )
-def bento_build(model_tag: str | None, follow: bool) -> None:
-    """Build a bento that serves exactly one model (or follows production from it, with
-    --follow); prints the bento tag last."""
+def bento_build(model_tag: str | None, model_name: str | None, follow: bool) -> None:
+    """Build a bento that serves exactly one model, of one city (or follows that name's
+    production from it, with --follow); prints the bento tag last."""
     from mle_challenge.serving.bento import build_bento
 
-    click.echo(build_bento(model_tag or None, follow=follow))
+    name = _name_of(model_tag, model_name)
+    click.echo(build_bento(model_tag or None, model_name=name, follow=follow))
 
 
 @bento.command("containerize")
@@ -294,13 +345,24 @@ def openapi_command(output: Path) -> None:
 @click.option(
     "--output", required=True, help="Where to write predictions (.csv, .csv.gz, .parquet)."
 )
-@click.option("--model", "model_tag", default=None, help="name:version (default: production).")
+@click.option(
+    "--model",
+    "model_tag",
+    default=None,
+    help="name:version (default: the production model of --model-name).",
+)
+@_model_name_option(
+    "Whose production model, one name per city [default: price_classifier].", default=None
+)
 @click.option("--chunk-rows", type=click.IntRange(min=1000), default=100_000, show_default=True)
-def predict_command(source: str, output: str, model_tag: str | None, chunk_rows: int) -> None:
+def predict_command(
+    source: str, output: str, model_tag: str | None, model_name: str | None, chunk_rows: int
+) -> None:
     """Predict every listing of a file, in chunks; refused rows go to <output>.rejects.csv."""
     from mle_challenge.batch.predict import predict_file
 
-    report = predict_file(source, output, model_tag, chunk_rows)
+    name = _name_of(model_tag, model_name)
+    report = predict_file(source, output, model_tag, chunk_rows, model_name=name)
     click.echo(report.format())
 
 
@@ -383,6 +445,11 @@ def monitor_command(
 @click.option("--every", type=click.FloatRange(min=0.1), default=None, hidden=True)  # tests
 @_PARAMS
 @click.option("--outputs", default="outputs", show_default=True, help="Folder for outputs.")
+@_model_name_option(
+    "The name each run registers and promotes, one per city [default: the params' "
+    "register.model_name].",
+    default=None,
+)
 @click.option(
     "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Luigi workers."
 )
@@ -418,6 +485,7 @@ def schedule_command(
     every: float | None,
     params_path: str | None,
     outputs: str,
+    model_name: str | None,
     workers: int,
     scheduler_url: str | None,
     monitor: bool,
@@ -453,7 +521,7 @@ def schedule_command(
         listings=source,
         params=str(params.path),  # every run's `train` reads this very file, wherever it runs
         outputs=Path(outputs),
-        model_name=load_params(params.path).registry.model_name,
+        model_name=model_name or load_params(params.path).registry.model_name,
         trigger="run now (--once)" if once else (f"cron {cron}" if cron else f"every {every:g} s"),
         workers=workers,
         scheduler_url=scheduler_url,
@@ -584,14 +652,19 @@ def models() -> None:
     """Registered models: list, history of production, push to and pull from S3."""
 
 
+_NAME_HELP = "Which city's models, one registered name each."
+
+
 @models.command("list")
-def models_list() -> None:
-    """Tag, creation time, key metrics and gate result; the production model is marked."""
+@_model_name_option(_NAME_HELP)
+def models_list(model_name: str) -> None:
+    """Tag, creation time, key metrics and gate result of MODEL_NAME's models; its production
+    model is marked."""
     from mle_challenge.lifecycle import production
 
-    rows = production.model_rows()
+    rows = production.model_rows(model_name)
     if not rows:
-        click.echo("no registered models: train one with `make run`")
+        click.echo(f"no registered models named {model_name}: train one with `make run`")
         return
     click.echo(
         f"{'tag':<36} {'created':<26} {'candidate':<12} {'acc':>6} {'F1':>6} {'AUC':>6} "
@@ -613,13 +686,15 @@ def models_list() -> None:
 
 
 @models.command("history")
-def models_history() -> None:
-    """The append-only log of promotions, rollbacks and scheduled runs (with their outcome)."""
+@_model_name_option(_NAME_HELP)
+def models_history(model_name: str) -> None:
+    """The append-only log of MODEL_NAME's promotions, rollbacks and scheduled runs (with
+    their outcome)."""
     from mle_challenge.lifecycle import production
 
-    events = production.history()
+    events = production.history(model_name)
     if not events:
-        click.echo("no promotions, rollbacks or scheduled runs yet")
+        click.echo(f"no promotions, rollbacks or scheduled runs of {model_name} yet")
     for e in events:
         note = e.get("reason", "")
         if "outcome" in e:  # a scheduled run: what came of it, and the model it trained
@@ -658,7 +733,8 @@ def models_pull(url: str, allow_unsigned: bool) -> None:
 @click.option("--reason", default="", help="Why; required with --force.")
 @click.option("--force", is_flag=True, help="Promote even though the gate failed or never ran.")
 def promote_command(tag: str, reason: str, force: bool) -> None:
-    """Make TAG the production model (refused when its gate failed, unless --force)."""
+    """Make TAG the production model of its name (refused when its gate failed, unless
+    --force): promoting price_classifier_boston:<v> moves only that name's alias."""
     from mle_challenge.lifecycle import production
 
     alias = production.promote(tag, reason=reason, force=force)
@@ -667,11 +743,12 @@ def promote_command(tag: str, reason: str, force: bool) -> None:
 
 @cli.command("rollback")
 @click.option("--reason", default="", help="Why, for the history.")
-def rollback_command(reason: str) -> None:
-    """Return production to the model it replaced."""
+@_model_name_option("Whose production to roll back, one registered name per city.")
+def rollback_command(reason: str, model_name: str) -> None:
+    """Return MODEL_NAME's production to the model it replaced."""
     from mle_challenge.lifecycle import production
 
-    alias = production.rollback(reason=reason)
+    alias = production.rollback(model_name, reason=reason)
     click.echo(f"production: {alias.tag}")
 
 

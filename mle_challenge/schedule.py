@@ -259,7 +259,8 @@ class Options:
     listings: str
     params: str
     outputs: Path
-    model_name: str  # params.yaml's register.model_name: whose history the runs join
+    model_name: str  # --model-name, else params.yaml's register.model_name: whose alias and
+    # history the runs use
     trigger: str  # why a scheduled run runs, for its record: "cron 0 3 * * 1", "once"
     workers: int = 1
     scheduler_url: str | None = None
@@ -687,7 +688,7 @@ class Runner:
         o = self.options
         command = [sys.executable, "-m", "mle_challenge.cli", "train", "--listings", o.listings]
         command += ["--params", o.params, "--outputs", str(o.outputs), "--workers", str(o.workers)]
-        command += ["--summary-json", str(summary)]
+        command += ["--model-name", o.model_name, "--summary-json", str(summary)]
         return command + (["--scheduler-url", o.scheduler_url] if o.scheduler_url else [])
 
     def _judged_models(self) -> frozenset[str]:
