@@ -18,6 +18,9 @@ WORKERS     ?= 2
 # Serving and containers: empty MODEL_TAG/BENTO_TAG mean the newest one.
 MODEL_TAG   ?=
 BENTO_TAG   ?=
+# One registered name per city (price_classifier_boston); empty: the params' register.model_name
+# for training, price_classifier for serving.
+MODEL_NAME  ?=
 PORT        ?= 3000
 SINCE       ?= 1h
 # Scheduled retraining: a crontab line in UTC (03:00 every Monday); SCHEDULE_ARGS=--once for one run.
@@ -57,17 +60,17 @@ synth: $(STAMP) ## Write the synthetic demo listings to $(OUT)/demo/listings.csv
 .PHONY: run
 run: synth ## The main job on the demo data: listings → clean → train → evaluate → register → gate → promote
 	$(BIN)/mle-challenge data clean --listings $(OUT)/demo/listings.csv.gz --output $(OUT)/demo/clean.parquet
-	$(BIN)/mle-challenge train --listings $(OUT)/demo/listings.csv.gz --params $(PARAMS) --outputs $(OUT) --workers $(WORKERS) --promote
+	$(BIN)/mle-challenge train --listings $(OUT)/demo/listings.csv.gz --params $(PARAMS) --outputs $(OUT) --workers $(WORKERS) --promote $(if $(MODEL_NAME),--model-name $(MODEL_NAME))
 
 .PHONY: pipeline
-pipeline: $(STAMP) ## Run the training pipeline on LISTINGS=path-or-URL
+pipeline: $(STAMP) ## Run the training pipeline on LISTINGS=path-or-URL [MODEL_NAME=price_classifier_boston]
 	@test -n "$(LISTINGS)" || { echo "usage: make pipeline LISTINGS=path/or/url/listings.csv.gz"; exit 2; }
-	$(BIN)/mle-challenge train --listings $(LISTINGS) --params $(PARAMS) --outputs $(OUT) --workers $(WORKERS)
+	$(BIN)/mle-challenge train --listings $(LISTINGS) --params $(PARAMS) --outputs $(OUT) --workers $(WORKERS) $(if $(MODEL_NAME),--model-name $(MODEL_NAME))
 
 .PHONY: schedule
 schedule: $(STAMP) ## Retrain on LISTINGS=… at each CRON tick (UTC), promote what passes; /metrics on :9108 [SCHEDULE_ARGS=--once]
 	@test -n "$(LISTINGS)" || { echo 'usage: make schedule LISTINGS=path/or/url [CRON="0 3 * * 1"] [SCHEDULE_ARGS="--once --monitor"]'; exit 2; }
-	$(BIN)/mle-challenge schedule --listings $(LISTINGS) --cron "$(CRON)" --params $(PARAMS) --outputs $(OUT) --workers $(WORKERS) $(SCHEDULE_ARGS)
+	$(BIN)/mle-challenge schedule --listings $(LISTINGS) --cron "$(CRON)" --params $(PARAMS) --outputs $(OUT) --workers $(WORKERS) $(if $(MODEL_NAME),--model-name $(MODEL_NAME)) $(SCHEDULE_ARGS)
 
 .PHONY: bench-pipeline
 bench-pipeline: $(STAMP) ## Print cold and no-change re-run times of the pipeline on the NYC data
@@ -78,12 +81,12 @@ bench-ceiling: $(STAMP) ## Print how far the 11 API fields go on NYC: learning c
 	$(PY) -m benchmarks.bench ceiling --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz --params $(PARAMS)
 
 .PHONY: serve
-serve: $(STAMP) ## Serve MODEL_TAG (default: production, else newest) on 127.0.0.1:$(PORT) from source
-	MLE_MODEL_TAG=$(MODEL_TAG) $(BIN)/bentoml serve mle_challenge.service:PriceClassifier --host 127.0.0.1 --port $(PORT)
+serve: $(STAMP) ## Serve MODEL_TAG (default: MODEL_NAME's production, else newest) on 127.0.0.1:$(PORT) from source
+	MLE_MODEL_TAG=$(MODEL_TAG) $(if $(MODEL_NAME),MLE_MODEL_NAME=$(MODEL_NAME)) $(BIN)/bentoml serve mle_challenge.service:PriceClassifier --host 127.0.0.1 --port $(PORT)
 
 .PHONY: build-bento
-build-bento: $(STAMP) ## Build a bento serving exactly MODEL_TAG=name:version (default: production); FOLLOW=1: it follows production
-	$(BIN)/mle-challenge bento build $(if $(MODEL_TAG),--model $(MODEL_TAG)) $(if $(FOLLOW),--follow)
+build-bento: $(STAMP) ## Build a bento serving exactly MODEL_TAG=name:version (default: MODEL_NAME's production); FOLLOW=1: it follows production
+	$(BIN)/mle-challenge bento build $(if $(MODEL_TAG),--model $(MODEL_TAG)) $(if $(MODEL_NAME),--model-name $(MODEL_NAME)) $(if $(FOLLOW),--follow)
 
 .PHONY: docker-engine
 docker-engine: ## Install docker.io and start dockerd where no engine answers
