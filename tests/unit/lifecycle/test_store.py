@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,32 +15,6 @@ from mle_challenge.errors import MleError
 from mle_challenge.lifecycle import production, registry, store
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Iterator[Path]:
-    """A BentoML home of this test's own (the store and our state beside it)."""
-    from bentoml._internal.configuration.containers import BentoMLContainer
-    from bentoml._internal.models.model import ModelStore
-
-    with (
-        BentoMLContainer.bentoml_home.patch(str(tmp_path)),
-        BentoMLContainer.model_store.patch(ModelStore(tmp_path / "models")),
-    ):
-        yield tmp_path
-
-
-@pytest.fixture(scope="module")
-def fitted() -> Any:
-    """A small fitted pipeline (the notebook's forest, five trees), shared by the tests."""
-    from mle_challenge.data.clean import clean_listings
-    from mle_challenge.data.synthetic import generate_listings
-    from mle_challenge.model.features import to_model_input
-    from mle_challenge.model.train import fit_candidate
-
-    table = clean_listings(generate_listings(300, seed=1).astype(str).replace("", None)).table
-    spec = {"kind": "baseline_random_forest", "params": {"n_estimators": 5, "random_state": 0}}
-    return fit_candidate(spec, to_model_input(table), table["category"])
 
 
 def _register(model: Any, fingerprint: str = "f1") -> str:

@@ -42,6 +42,26 @@ def test_bento_manifest_model(tmp_path: Path) -> None:
     )
 
 
+def test_a_bento_of_another_city_serves_its_own_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Check that a bento of price_classifier_boston is found as the bento's model, and that
+    MLE_MODEL_NAME naming another city is refused rather than silently ignored."""
+    import mle_challenge.serving.runtime as runtime
+    from mle_challenge.errors import ConfigError
+
+    package = tmp_path / "src" / "mle_challenge"
+    package.mkdir(parents=True)
+    manifest = {"services": [{"models": [{"tag": "price_classifier_boston:abc"}]}]}
+    (tmp_path / "bento.yaml").write_text(yaml.safe_dump(manifest))
+    assert bento_manifest_model(package) == BentoModel("price_classifier_boston:abc", None)
+
+    built = BentoModel("price_classifier_boston:abc", "artifacts-sha256:00")
+    monkeypatch.setattr(runtime, "bento_manifest_model", lambda: built)
+    with pytest.raises(ConfigError, match="MLE_MODEL_NAME=price_classifier but this bento"):
+        runtime.served_model_tag(None, "price_classifier")
+
+
 def test_following_is_the_setting_when_set_else_the_bento(monkeypatch: pytest.MonkeyPatch) -> None:
     import mle_challenge.serving.runtime as runtime
 
