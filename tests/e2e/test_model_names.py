@@ -1,0 +1,122 @@
+"""Two cities in one store, end to end through the CLI: ``price_classifier`` (NYC) and
+``price_classifier_boston`` are trained, promoted, rolled back and used for batch predictions
+side by side, each with its own production alias and history."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from mle_challenge.data.synthetic import generate_listings
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+NYC, BOSTON = "price_classifier", "price_classifier_boston"
+PARAMS = {
+    "train": {
+        "candidates": {"hist_gb": {"kind": "hist_gradient_boosting", "params": {"max_iter": 30}}}
+    },
+    # A small model on 1,500 rows: this test is about names, not about the gate.
+    "gate": {
+        "min_accuracy": 0.3,
+        "min_macro_f1": 0.2,
+        "min_roc_auc_ovr": 0.5,
+        "max_regression": 1.0,
+        "directional_min_share": 0.0,
+    },
+}
+
+
+class Cli:
+    """``mle-challenge`` in a child process, on a BentoML home of this test's own."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        unset = ("MLE_REGISTRY", "MLE_MODEL_TAG", "MLE_MODEL_NAME")
+        self.home = tmp_path / "home"
+        self.env = {k: v for k, v in os.environ.items() if k not in unset}
+        self.env |= {"BENTOML_HOME": str(self.home), "MLE_PREDICTION_LOG": "off"}
+        self.params, self.outputs = tmp_path / "params.yaml", tmp_path / "outputs"
+        self.params.write_text(yaml.safe_dump(PARAMS))
+
+    def __call__(self, *args: str, code: int = 0) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "mle_challenge.cli", *args],
+            capture_output=True, text=True, cwd=ROOT, env=self.env, timeout=300, check=False,
+        )  # fmt: skip
+        assert done.returncode == code, f"{args}: {done.stdout}{done.stderr}"
+        assert "Traceback" not in done.stderr
+        return done.stdout + done.stderr
+
+    def train(self, listings: Path, *args: str) -> str:
+        """Train (sharing one outputs folder, so the same data is trained once); the tag."""
+        out = self("train", "--listings", str(listings), "--params", str(self.params),
+                   "--outputs", str(self.outputs), *args)  # fmt: skip
+        return next(line for line in out.splitlines() if line.startswith("registered: ")).split()[1]
+
+    # Read from the files the commands keep (docs/operations.md): a child process each
+    # would double the test's time. The commands that print them are checked once.
+    def production(self, name: str) -> str:
+        alias = self.home / "mle_challenge" / "aliases" / name / "production.json"
+        return str(json.loads(alias.read_text())["tag"])
+
+    def history(self, name: str) -> list[tuple[str, str]]:
+        """(action, to) of each event of ``name``'s history."""
+        log = self.home / "mle_challenge" / "aliases" / name / "history.jsonl"
+        return [(e["action"], e["to"]) for e in map(json.loads, log.read_text().splitlines())]
+
+
+def test_two_cities_live_side_by_side(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    month0, month1 = tmp_path / "month0.csv", tmp_path / "month1.csv"
+    generate_listings(1500, 0).to_csv(month0, index=False)
+    generate_listings(1500, 0, month=1, shift=0.3).to_csv(month1, index=False)
+
+    # A bad name is refused with the rule, before any work.
+    refused = cli("train", "--listings", str(month0), "--model-name", "Boston", code=2)
+    assert "lowercase letters, digits" in refused
+
+    # NYC under the default name while Boston's later month trains (two cores, two files);
+    # then Boston under its own name from NYC's very file: a model of its own.
+    with ThreadPoolExecutor(2) as pool:
+        nyc_run = pool.submit(cli.train, month0, "--promote")
+        boston2 = cli.train(month1, "--model-name", BOSTON)
+        nyc = nyc_run.result()
+    boston1 = cli.train(month0, "--promote", "--model-name", BOSTON)
+    assert nyc.startswith(f"{NYC}:") and boston1.startswith(f"{BOSTON}:")
+    assert boston2.startswith(f"{BOSTON}:") and boston2 != boston1
+
+    # Promoting a Boston tag moves Boston's alias, not NYC's.
+    assert f"production: {boston2}" in cli("promote", boston2, "--reason", "month 1")
+    assert cli.production(BOSTON) == boston2 and cli.production(NYC) == nyc
+    assert cli.history(BOSTON) == [("promote", boston1), ("promote", boston2)]
+    assert cli.history(NYC) == [("promote", nyc)]
+
+    # Rolling Boston back leaves NYC alone; NYC has nothing to roll back to.
+    assert f"production: {boston1}" in cli("rollback", "--model-name", BOSTON)
+    assert cli.production(BOSTON) == boston1 and cli.production(NYC) == nyc
+    assert "price_classifier has no earlier" in cli("rollback", code=2)
+    assert cli.history(BOSTON)[-1] == ("rollback", boston1)
+    assert len(cli.history(NYC)) == 1
+    listed = cli("models", "list", "--model-name", BOSTON).splitlines()
+    marked = {line.split()[0]: line.endswith("production") for line in listed[1:]}
+    assert marked == {boston1: True, boston2: False}  # Boston's models only
+    history = cli("models", "history", "--model-name", BOSTON).splitlines()
+    assert [line.split()[1] for line in history] == ["promote", "promote", "rollback"]
+
+    # Batch predictions use the named city's production model.
+    for name, expected in ((BOSTON, boston1), (NYC, nyc)):
+        output = tmp_path / f"{name}.csv"
+        cli("predict", "--input", str(month1), "--output", str(output), "--model-name", name)
+        assert set(pd.read_csv(output)["model"]) == {expected}
+    mixed = cli("predict", "--input", str(month1), "--output", str(tmp_path / "x.csv"),
+                "--model", nyc, "--model-name", BOSTON, code=2)  # fmt: skip
+    assert f"is a model of {NYC}, not of --model-name {BOSTON}" in mixed
