@@ -273,6 +273,15 @@ def _history(options: Options) -> list[dict[str, Any]]:
     return production.history(options.model_name)
 
 
+def test_the_training_child_registers_under_the_runs_name(tmp_path: Path) -> None:
+    """Check that the child trains under the schedule's model name (`schedule --model-name`
+    overrides the params'), so the run and its promotion use the same alias."""
+    options = _options(tmp_path)
+    command = Runner(options, ScheduleMetrics()).train_command(tmp_path / "s.json")
+    at = command.index("--model-name")
+    assert command[at + 1] == options.model_name
+
+
 def test_a_failed_training_is_an_error_record_not_an_exception(tmp_path: Path) -> None:
     """Check that a crashing child gives an `error` run, recorded with its message."""
     runner = FakeChild(_options(tmp_path), "import sys; print('KeyError: boom'); sys.exit(3)")
