@@ -44,6 +44,8 @@ class Cli:
         self.home = tmp_path / "home"
         self.env = {k: v for k, v in os.environ.items() if k not in unset}
         self.env |= {"BENTOML_HOME": str(self.home), "MLE_PREDICTION_LOG": "off"}
+        # Two trainings run at once: OpenMP threads of each would spin against the other's.
+        self.env["OMP_NUM_THREADS"] = "1"
         self.params, self.outputs = tmp_path / "params.yaml", tmp_path / "outputs"
         self.params.write_text(yaml.safe_dump(PARAMS))
 
@@ -120,3 +122,19 @@ def test_two_cities_live_side_by_side(tmp_path: Path) -> None:
     mixed = cli("predict", "--input", str(month1), "--output", str(tmp_path / "x.csv"),
                 "--model", nyc, "--model-name", BOSTON, code=2)  # fmt: skip
     assert f"is a model of {NYC}, not of --model-name {BOSTON}" in mixed
+
+    # A bento serves one city's model: the named production, whatever is set in the shell.
+    cli.env["MLE_MODEL_NAME"] = NYC
+    out = cli("bento", "build", "--model-name", BOSTON).splitlines()
+    built = next(line for line in out if line.startswith("price_classifier_service:"))
+    assert _bento_model(cli.home, built) == boston1
+
+
+def _bento_model(home: Path, bento_tag: str) -> str:
+    """The one model recorded in a built bento's manifest, as the service reads it."""
+    from mle_challenge.serving.runtime import bento_manifest_model
+
+    name, version = bento_tag.split(":")
+    pinned = bento_manifest_model(home / "bentos" / name / version / "src" / "mle_challenge")
+    assert pinned is not None and pinned.content_hash, bento_tag
+    return pinned.tag
