@@ -425,6 +425,8 @@ class RegisterModel(_Stage, _SelectParams):
         # the classes it answered on the test rows.
         reference = profile.build_profile(X, refit["test"]["confusion_matrix"])
         self._progress(20, f"registering {selection['selected']}")
+        # validation: as the candidate was chosen; test: the model registered (the refit's)
+        metrics = {"validation": selection["metrics"]["validation"], "test": refit["test"]}
         # The model file as this machine has it (``model_path`` in the selection is where the
         # machine that selected it kept it).
         if refit["refit"]:
@@ -435,8 +437,7 @@ class RegisterModel(_Stage, _SelectParams):
             joblib.load(model_file),
             fingerprint=self.fingerprint,
             candidate=selection["selected"],
-            # validation: as the candidate was chosen; test: the model registered
-            metrics={"validation": selection["metrics"]["validation"], "test": refit["test"]},
+            metrics=metrics,
             params={
                 "split": dict(self.split),
                 "candidate": _plain(self.candidates[selection["selected"]]),
@@ -449,7 +450,7 @@ class RegisterModel(_Stage, _SelectParams):
         )
         if shared.push_registered(tag):  # MLE_REGISTRY: every machine can pull it
             self._progress(90, f"pushed {tag} to the shared registry")
-        self._write_json({"tag": tag, **selection, "refit": refit})
+        self._write_json({"tag": tag, **selection, "metrics": metrics, "refit": refit})
         self._progress(100, f"registered {tag}")
 
 
