@@ -45,6 +45,19 @@ def _model_name_option(help_text: str, *, default: str | None = _DEFAULT_NAME) -
     )
 
 
+def _model_choice(command: Any) -> Any:
+    """``--model name:version``, or ``--model-name``'s production model (see :func:`_name_of`)."""
+    command = _model_name_option(
+        "Whose production model, one name per city [default: price_classifier].", default=None
+    )(command)
+    return click.option(
+        "--model",
+        "model_tag",
+        default=None,
+        help="name:version (default: the production model of --model-name).",
+    )(command)
+
+
 def _name_of(model_tag: str | None, model_name: str | None) -> str:
     """The name a command acts on: --model-name, else the name in --model's tag, else the
     default; a tag of another name than --model-name is refused rather than guessed."""
@@ -241,15 +254,7 @@ def bento() -> None:
 
 
 @bento.command("build")
-@click.option(
-    "--model",
-    "model_tag",
-    default=None,
-    help="name:version (default: the production model of --model-name).",
-)
-@_model_name_option(
-    "Whose production model, one name per city [default: price_classifier].", default=None
-)
+@_model_choice
 @click.option(
     "--follow",
     is_flag=True,
@@ -345,15 +350,7 @@ def openapi_command(output: Path) -> None:
 @click.option(
     "--output", required=True, help="Where to write predictions (.csv, .csv.gz, .parquet)."
 )
-@click.option(
-    "--model",
-    "model_tag",
-    default=None,
-    help="name:version (default: the production model of --model-name).",
-)
-@_model_name_option(
-    "Whose production model, one name per city [default: price_classifier].", default=None
-)
+@_model_choice
 @click.option("--chunk-rows", type=click.IntRange(min=1000), default=100_000, show_default=True)
 def predict_command(
     source: str, output: str, model_tag: str | None, model_name: str | None, chunk_rows: int

@@ -33,3 +33,20 @@ def fitted() -> Any:
     table = clean_listings(generate_listings(300, seed=1).astype(str).replace("", None)).table
     spec = {"kind": "baseline_random_forest", "params": {"n_estimators": 5, "random_state": 0}}
     return fit_candidate(spec, to_model_input(table), table["category"])
+
+
+def register_dummy(model: Any, fingerprint: str = "f1", name: str | None = None) -> str:
+    """``model`` registered with made-up metrics (under ``name``, default the usual one)."""
+    from mle_challenge.lifecycle import registry
+
+    scores = {"accuracy": 0.5, "macro_f1": 0.5, "roc_auc_ovr": 0.5}
+    return registry.register_model(
+        model,
+        fingerprint=fingerprint,
+        candidate="dummy",
+        metrics={"test": {**scores, "rows": 20}, "validation": scores},
+        params={},
+        data_fingerprint="d",
+        report_path="none",
+        **({"name": name} if name else {}),
+    )

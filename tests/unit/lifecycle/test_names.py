@@ -10,7 +10,8 @@ import pytest
 
 from mle_challenge.config import check_model_name, get_settings, load_params
 from mle_challenge.errors import ConfigError
-from mle_challenge.lifecycle import production, registry, shared, store
+from mle_challenge.lifecycle import production, shared, store
+from tests.unit.lifecycle.conftest import register_dummy
 
 pytestmark = pytest.mark.unit
 
@@ -78,17 +79,7 @@ def test_the_shared_registry_keeps_one_alias_object_per_name() -> None:
 
 def _gated(model: Any, fingerprint: str, name: str) -> str:
     """``model`` registered under ``name`` with a passed gate, ready to promote."""
-    scores = {"accuracy": 0.5, "macro_f1": 0.5, "roc_auc_ovr": 0.5}
-    tag = registry.register_model(
-        model,
-        fingerprint=fingerprint,
-        candidate="dummy",
-        metrics={"test": {**scores, "rows": 20}, "validation": scores},
-        params={},
-        data_fingerprint="d",
-        report_path="none",
-        name=name,
-    )
+    tag = register_dummy(model, fingerprint, name)
     store.update_card(tag, gate={"passed": True, "checks": []})
     return tag
 

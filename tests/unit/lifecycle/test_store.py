@@ -13,21 +13,13 @@ import pytest
 
 from mle_challenge.errors import MleError
 from mle_challenge.lifecycle import production, registry, store
+from tests.unit.lifecycle.conftest import register_dummy
 
 pytestmark = pytest.mark.unit
 
 
 def _register(model: Any, fingerprint: str = "f1") -> str:
-    scores = {"accuracy": 0.5, "macro_f1": 0.5, "roc_auc_ovr": 0.5}
-    return registry.register_model(
-        model,
-        fingerprint=fingerprint,
-        candidate="dummy",
-        metrics={"test": {**scores, "rows": 20}, "validation": scores},
-        params={},
-        data_fingerprint="d",
-        report_path="none",
-    )
+    return register_dummy(model, fingerprint)
 
 
 def _pickle(home: Path, tag: str) -> Path:
