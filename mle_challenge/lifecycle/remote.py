@@ -169,7 +169,16 @@ def safe_extract(archive: Path, into: Path) -> None:
                     raise TransferError(
                         f"archive {archive.name} has a link or device: {member.name}"
                     )
-            tar.extractall(into, filter="data")
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(into, filter="data")
+            else:
+                # Python before 3.11.4 (Debian bookworm's 3.11.2, the images' base) has no
+                # filters. The checks above refuse what "data" refuses (links, devices, paths
+                # out of the folder); what is left is to drop the modes "data" drops.
+                members = tar.getmembers()
+                for member in members:
+                    member.mode = (member.mode & 0o755) | (0o700 if member.isdir() else 0o600)
+                tar.extractall(into, members=members)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].rstrip(":")
         raise TransferError(f"archive {archive.name} is damaged or not a tar.gz: {reason}") from exc
