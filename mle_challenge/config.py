@@ -182,6 +182,37 @@ class SplitParams(BaseModel):
     seed: int = 1
 
 
+class PricesParams(BaseModel):
+    """The price categories: the nightly prices, in the listings' own currency, up to which a
+    listing is Low, Mid and High (above the last: Lux); or ``quantile``, the training prices'
+    quartiles, so that the four categories mean the same in any currency."""
+
+    model_config = ConfigDict(extra="forbid")
+    edges: tuple[float, float, float] | Literal["quantile"] = (90.0, 180.0, 400.0)
+
+    @field_validator("edges", mode="before")
+    @classmethod
+    def _edges(cls, edges: Any) -> Any:
+        if edges == "quantile":
+            return edges
+        if not isinstance(edges, list | tuple) or len(edges) != 3:
+            raise ValueError(
+                "give three nightly prices, the upper bounds of Low, Mid and High, such as "
+                "[90, 180, 400], or `quantile` for the training prices' quartiles"
+            )
+        return edges
+
+    @field_validator("edges")
+    @classmethod
+    def _increasing(cls, edges: Any) -> Any:
+        if edges != "quantile" and not (10 < edges[0] < edges[1] < edges[2]):
+            raise ValueError(
+                f"the edges {list(edges)} must increase and start above 10 (cleaning drops "
+                "prices below 10): such as [90, 180, 400]"
+            )
+        return edges
+
+
 class DecisionSpec(BaseModel):
     """Answer by the macro-F1 rule of ``mle_challenge.model.decision``, tuned on ``folds`` folds."""
 
@@ -267,6 +298,7 @@ class Params(BaseModel):
     """Every pipeline parameter, one section per stage."""
 
     model_config = ConfigDict(extra="forbid")
+    prices: PricesParams = Field(default_factory=PricesParams)
     split: SplitParams = Field(default_factory=SplitParams)
     train: TrainParams
     select: SelectParams = Field(default_factory=SelectParams)

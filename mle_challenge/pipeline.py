@@ -136,6 +136,9 @@ class _DataParams(luigi.Task):
 
 class _SplitParams(_DataParams):
     split = luigi.DictParameter(description="The `split` section of params.yaml.")
+    prices: Any = luigi.DictParameter(
+        default={}, description="The `prices` section of params.yaml (default: NYC's edges)."
+    )
 
 
 class _CandidateParams(_SplitParams):
@@ -176,7 +179,7 @@ class Preprocess(_Stage, _DataParams):
 
 
 class Split(_Stage, _SplitParams):
-    """Clean table → ids of the train, validation and test rows."""
+    """Clean table → ids of the train, validation and test rows, and the price edges."""
 
     stage, filename = "split", "split.json"
 
@@ -187,24 +190,42 @@ class Split(_Stage, _SplitParams):
         return code_version("data.split")
 
     def own_params(self) -> Any:
-        return dict(self.split)
+        return {"split": dict(self.split), "prices": _price_rule(self.prices)}
 
     def produce(self) -> None:
         import pandas as pd
 
         from mle_challenge.data import split
 
-        table = pd.read_parquet(self.input().path, columns=["id", "category"])
-        ids = split.split_ids(table, **dict(self.split))
-        self._write_json(ids.to_dict())
+        table = pd.read_parquet(self.input().path, columns=["id", "price"])
+        rule = _price_rule(self.prices)
+        ids, edges = split.split_and_label(table, rule, **dict(self.split))
+        self._write_json(
+            {
+                **ids.to_dict(),
+                "price_edges": list(edges),
+                "price_rule": "quantile" if rule == "quantile" else "fixed",
+            }
+        )
+
+
+def _price_rule(prices: Any) -> Any:
+    from mle_challenge.config import PricesParams
+
+    edges = PricesParams(**dict(prices)).edges
+    return edges if edges == "quantile" else list(edges)
 
 
 def _load_split(task: luigi.Task) -> tuple[Any, dict[str, list[int]]]:
     import pandas as pd
 
+    from mle_challenge.data.clean import price_category
+
     split_task = task.clone(Split)
     table = pd.read_parquet(split_task.input().path)
     parts = json.loads(Path(split_task.output().path).read_text())
+    # The categories by this split's edges (cleaning cut them by NYC's).
+    table["category"] = price_category(table["price"], parts["price_edges"])
     return table, parts
 
 
@@ -383,7 +404,9 @@ class RegisterModel(_Stage, _SelectParams):
         return self.clone(RefitModel)
 
     def code(self) -> str:
-        return code_version("lifecycle.registry", "lifecycle.store", "monitoring.profile")
+        return code_version(
+            "lifecycle.registry", "lifecycle.store", "monitoring.profile", "model.city"
+        )
 
     def complete(self) -> bool:
         """Done only while the recorded model is in this run's store and intact: after it is
@@ -421,6 +444,7 @@ class RegisterModel(_Stage, _SelectParams):
         table, parts = _load_split(self)
         seen = [*parts["train"], *parts["validation"]] if refit["refit"] else parts["train"]
         X, _ = _part(table, seen)
+        city = self._city(table[table["id"].isin(seen)], parts)
         # What monitoring compares served listings with: the rows the model was fitted on, and
         # the classes it answered on the test rows.
         reference = profile.build_profile(X, refit["test"]["confusion_matrix"])
@@ -447,11 +471,25 @@ class RegisterModel(_Stage, _SelectParams):
             report_path=str((selected.parent / "report.html").resolve()),
             name=str(self.register["model_name"]),
             extra_files={profile.PROFILE_FILE: profile.profile_bytes(reference)},
+            city=city,
         )
         if shared.push_registered(tag):  # MLE_REGISTRY: every machine can pull it
             self._progress(90, f"pushed {tag} to the shared registry")
         self._write_json({"tag": tag, **selection, "metrics": metrics, "refit": refit})
         self._progress(100, f"registered {tag}")
+
+    def _city(self, rows: Any, parts: dict[str, Any]) -> Any:
+        """The city facts of the rows the model was fitted on."""
+        from mle_challenge.model.city import learn_city
+
+        report = Path(self.clone(Split).input().path).with_name("report.json")
+        sources = json.loads(report.read_text()).get("neighbourhood_source", {})
+        return learn_city(
+            rows,
+            price_edges=parts["price_edges"],
+            price_rule=parts["price_rule"],
+            neighbourhood_source=sources,
+        )
 
 
 class GateModel(_Stage, _SelectParams):
@@ -539,6 +577,7 @@ class TrainingPipeline(luigi.WrapperTask):
             "listings": self.listings,
             "data_hash": file_sha256(str(self.listings)),
             "split": p.split.model_dump(),
+            "prices": p.prices.model_dump(),
             "candidates": {
                 k: v.model_dump(exclude_none=True) for k, v in p.train.candidates.items()
             },

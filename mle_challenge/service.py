@@ -19,7 +19,7 @@ from pydantic import Field, TypeAdapter
 
 from mle_challenge import PRICE_BINS
 from mle_challenge.config import get_settings
-from mle_challenge.lifecycle.registry import model_categories
+from mle_challenge.lifecycle.registry import model_area, model_categories, model_city
 from mle_challenge.model.predictor import Predictor
 from mle_challenge.model.schema import (
     EXAMPLE_LISTING,
@@ -48,7 +48,10 @@ _settings = get_settings()
 MODEL_TAG = served_model_tag(_settings.model_tag, _settings.model_name)
 FOLLOW = follows_production(_settings.follow_production)
 MAX_BATCH = _settings.max_batch
-_Strict = listing_model(model_categories(MODEL_TAG))
+_city = model_city(MODEL_TAG)
+_Strict = listing_model(
+    model_categories(MODEL_TAG), model_area(MODEL_TAG), _city.example if _city else None
+)
 # Following production, the categories change with the model: BentoML's own parsing takes any
 # text there, and the request guard, which sees every request first, checks them against the
 # model serving at the time.
@@ -118,7 +121,7 @@ def model_info() -> Any:
     labels={"project": "mle-challenge"},
 )
 class PriceClassifier:
-    """Price category of a New York City Airbnb listing: Low, Mid, High or Lux."""
+    """Price category of an Airbnb listing of the served model's city: Low, Mid, High or Lux."""
 
     model_ref = bentoml.models.BentoModel(MODEL_TAG)
 
@@ -160,8 +163,8 @@ class PriceClassifier:
 
     @bentoml.api(route="/classify")
     async def classify(self, listing: Listing, /) -> Classification:  # type: ignore[valid-type]
-        """Classify one listing. Unknown fields, values outside NYC and categories the model
-        was not trained on are refused with a 400 naming the field."""
+        """Classify one listing. Unknown fields, coordinates outside the model's city and
+        categories the model was not trained on are refused with a 400 naming the field."""
         answers = answers_for(_current().predictor, [listing])
         record_answers(self.log, "/classify", [listing], answers)
         return answers[0]
@@ -212,15 +215,21 @@ def _count_follow(result: str, detail: str) -> None:
 
 def published_document() -> dict[str, Any]:
     """The OpenAPI document served at ``/docs.json``, for the model serving now."""
-    listing = _served.listing if _served is not None else _Strict
+    if _served is not None:
+        listing, tag = _served.listing, _served.tag
+        edges, example = _served.predictor.price_edges, _served.predictor.example
+    else:  # `mle-challenge openapi`, outside a worker: from the model's metadata
+        listing, tag = _Strict, MODEL_TAG
+        edges = _city.price_edges if _city else PRICE_BINS
+        example = _city.example if _city else EXAMPLE_LISTING
     batch = Annotated[list[listing], Field(min_length=1, max_length=MAX_BATCH)]  # type: ignore[valid-type]
     return published(
         PriceClassifier.openapi_spec.asdict(),  # type: ignore[attr-defined]
         listing=listing,
         batch=batch,
-        model_tag=_served.tag if _served is not None else MODEL_TAG,
-        price_edges=PRICE_BINS,
-        example=EXAMPLE_LISTING,
+        model_tag=tag,
+        price_edges=edges,
+        example=example,
         max_batch=MAX_BATCH,
     )
 

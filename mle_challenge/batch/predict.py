@@ -2,9 +2,9 @@
 
 The input is raw Inside Airbnb listings or API-shaped rows (the ``/classify`` fields and
 ``id``), CSV or Parquet, local, HTTP or S3. It is read in chunks, so memory does not grow with
-the file. Each chunk is checked with the API's own rules (the model's categories, the NYC
-bounding box, count ranges); rows that fail go to a rejects file with their reason, and the
-rest are predicted in one vectorised call per chunk. The output has ``id``,
+the file. Each chunk is checked with the API's own rules (the model's categories, the area
+of its training listings, count ranges); rows that fail go to a rejects file with their
+reason, and the rest are predicted in one vectorised call per chunk. The output has ``id``,
 ``price_category``, one probability column per class and ``model``.
 """
 
@@ -24,8 +24,8 @@ import pandas as pd
 from mle_challenge.config import MODEL_NAME
 from mle_challenge.data.sources import BadRow, check_unique
 from mle_challenge.errors import DataValidationError, SourceError
+from mle_challenge.model.city import Area
 from mle_challenge.model.features import API_FEATURES, CATEGORICAL
-from mle_challenge.model.schema import EXAMPLE_LISTING, LATITUDE_RANGE, LONGITUDE_RANGE
 
 FLAGS = ("tv", "elevator", "internet")
 COUNTS = ("beds", "bedrooms", "bathrooms")
@@ -130,9 +130,10 @@ def _chunks(
 
 
 def check_rows(
-    frame: pd.DataFrame, categories: dict[str, list[str]]
+    frame: pd.DataFrame, categories: dict[str, list[str]], area: Area
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """API-shaped rows → typed model input and each row's first problem (or NA).
+    """API-shaped rows → typed model input and each row's first problem (or NA), by the rules
+    of a model trained on ``categories`` in ``area``.
 
     Cells may be text (a CSV of API rows) or already typed (cleaned raw listings): numbers
     parse the same either way, so both meet exactly the rules ``/classify`` applies.
@@ -167,12 +168,12 @@ def check_rows(
     for column in COUNTS:
         values = number[column]
         checks.append((f"{column} out of range [0, 50]", values.notna() & ~values.between(0, 50)))
-    for column, (low, high) in zip(_COORDINATES, (LATITUDE_RANGE, LONGITUDE_RANGE), strict=True):
+    for column, (low, high) in zip(_COORDINATES, (area.latitude, area.longitude), strict=True):
         values = number[column]
         checks.append((f"missing {column}", frame[column].isna()))
         checks.append(
             (
-                f"{column} outside New York City [{low}, {high}]",
+                f"{column} outside the model's training area [{low}, {high}]",
                 values.notna() & ~values.between(low, high),
             )
         )
@@ -353,7 +354,7 @@ def predict_file(
             f"no production model of {model_name} to predict with: pass --model TAG or promote one."
         )
     predictor = Predictor.load(store.verified(resolve_tag(tag, model_name)), fast_path=False)
-    categories = predictor.categories
+    categories, area = predictor.categories, predictor.area
     report = BatchReport(model=predictor.tag, output=output, rejects=rejects_path(output))
     columns = ["id", "price_category", *(f"p_{c}" for c in predictor.classes), "model"]
     labels = pd.CategoricalDtype(list(predictor.classes))
@@ -384,7 +385,7 @@ def predict_file(
     # 0.5 s, mostly imports, which hold the GIL: overlapping it with reading gained nothing).
     # numba compiles (or loads) one version per array layout: the chunks' column-major matrix
     # and the slices of it the worker walks piece by piece, so both now, not mid-file.
-    example = predictor.encode(pd.DataFrame([EXAMPLE_LISTING] * 3))
+    example = predictor.encode(pd.DataFrame([predictor.example] * 3))
     for matrix in (example, example[:2]):
         predictor.predict_encoded(matrix, threads=1)
     pending: Future[None] | None = None
@@ -398,7 +399,7 @@ def predict_file(
                     rejects.write(chunk.refused.reindex(columns=reject_columns))
                 if chunk.rows.empty:
                     continue
-                rows, reasons = check_rows(chunk.rows, categories)
+                rows, reasons = check_rows(chunk.rows, categories, area)
                 bad = reasons.notna().to_numpy()
                 if bad.any():
                     report.add_rejects(reasons[bad], chunk.given.loc[bad, "id"])

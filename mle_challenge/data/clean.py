@@ -93,6 +93,9 @@ class CleanReport:
     dropped: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
     categories: dict[str, int] = field(default_factory=dict)
+    # Which raw column named each kept row's neighbourhood: the group where filled, else the
+    # cleansed neighbourhood (cities without borough groups leave it empty).
+    neighbourhood_source: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows_dropped(self) -> int:
@@ -292,13 +295,24 @@ def resolve_neighbourhood(frame: pd.DataFrame) -> pd.Series:
     return result
 
 
-def price_category(price: pd.Series) -> pd.Series:
-    """Category labels from price: (≤90] Low, (90, 180] Mid, (180, 400] High, above Lux.
+def neighbourhood_source(frame: pd.DataFrame) -> pd.Series:
+    """Per row, the column :func:`resolve_neighbourhood` took its neighbourhood from (NA: none)."""
+    result = pd.Series(pd.NA, index=frame.index, dtype="string")
+    for column in NEIGHBOURHOOD_COLUMNS:
+        if column in frame:
+            filled = frame[column].astype("string").str.strip().replace("", pd.NA).notna()
+            result = result.mask(result.isna() & filled, column)
+    return result
+
+
+def price_category(price: pd.Series, edges: Sequence[float] = PRICE_BINS) -> pd.Series:
+    """Category labels from price and the upper ``edges`` of Low, Mid and High (NYC's by
+    default: ≤ 90 Low, (90, 180] Mid, (180, 400] High, above Lux).
 
     The notebook's bins were right-closed from 10, so $10 itself got no category; it is Low
     here. Prices below $10 are not categorised (NaN) and get dropped by the cleaner.
     """
-    bins = [MIN_PRICE, *PRICE_BINS, np.inf]
+    bins = [MIN_PRICE, *map(float, edges), np.inf]
     labels = pd.cut(price, bins=bins, labels=list(CATEGORIES), right=True, include_lowest=True)
     return labels.astype("string")
 
@@ -417,7 +431,7 @@ def clean_listings(
     )
     table = pd.concat([table, flag_columns], axis=1)[keep].reset_index(drop=True)
     table = _finalise_types(table)
-    report = _report(frame, reasons, table)
+    report = _report(frame, reasons, table, neighbourhood_source(frame)[keep])
     if table.empty and labelled:
         raise DataValidationError(
             f"no usable rows in {source}: all {len(frame):,} rows were dropped.\n" + report.format()
@@ -457,7 +471,9 @@ def _finalise_types(table: pd.DataFrame) -> pd.DataFrame:
     return out[[c for c in CLEAN_COLUMNS if c in out.columns]]
 
 
-def _report(frame: pd.DataFrame, reasons: pd.Series, table: pd.DataFrame) -> CleanReport:
+def _report(
+    frame: pd.DataFrame, reasons: pd.Series, table: pd.DataFrame, sources: pd.Series
+) -> CleanReport:
     dropped = reasons.dropna()
     counts = {str(k): int(v) for k, v in dropped.value_counts().items()}
     examples: dict[str, list[str]] = {}
@@ -472,6 +488,7 @@ def _report(frame: pd.DataFrame, reasons: pd.Series, table: pd.DataFrame) -> Cle
         dropped=counts,
         examples=examples,
         categories=categories,
+        neighbourhood_source={str(k): int(v) for k, v in sources.value_counts().items()},
     )
 
 

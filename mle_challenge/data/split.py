@@ -1,11 +1,18 @@
-"""Split the clean table into train, validation and test ids (stratified by category)."""
+"""Split the clean table into train, validation and test ids (stratified by category), and
+the price edges its categories are cut by."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
+
+from mle_challenge.data.clean import MIN_PRICE, price_category
+from mle_challenge.errors import DataValidationError
+
+QUANTILES = (0.25, 0.5, 0.75)
 
 
 @dataclass(frozen=True)
@@ -37,3 +44,36 @@ def split_ids(table: pd.DataFrame, test_size: float, validation_size: float, see
         validation=sorted(map(int, validation)),
         test=sorted(map(int, test_ids)),
     )
+
+
+def price_edges(prices: pd.Series, rule: Sequence[float] | str) -> tuple[float, ...]:
+    """The upper edges of Low, Mid and High: ``rule`` itself, or for ``quantile`` the
+    quartiles of ``prices`` (rounded to whole units of the currency, as prices are quoted)."""
+    if rule != "quantile":
+        return tuple(float(e) for e in rule)
+    quartiles = [round(float(q)) for q in prices.dropna().quantile(list(QUANTILES))]
+    if len(prices.dropna()) < 4 or not (MIN_PRICE < quartiles[0] < quartiles[1] < quartiles[2]):
+        raise DataValidationError(
+            f"the training prices' quartiles {quartiles} cannot cut four categories (too few "
+            "rows, or most listings at one price): set three increasing edges in params.yaml, "
+            "prices.edges: [low, mid, high]"
+        )
+    return tuple(float(q) for q in quartiles)
+
+
+def split_and_label(
+    table: pd.DataFrame,
+    rule: Sequence[float] | str,
+    test_size: float,
+    validation_size: float,
+    seed: int,
+) -> tuple[SplitIds, tuple[float, ...]]:
+    """The split of ``table`` (``id`` and ``price``) and the price edges: stratified by the
+    categories of ``rule``'s edges on all rows; for ``quantile``, the edges are then taken from
+    the training rows alone, so that no test price shapes the categories the model learns."""
+    edges = price_edges(table["price"], rule)
+    labelled = table.assign(category=price_category(table["price"], edges))
+    ids = split_ids(labelled, test_size, validation_size, seed)
+    if rule == "quantile":
+        edges = price_edges(table.loc[table["id"].isin(ids.train), "price"], rule)
+    return ids, edges

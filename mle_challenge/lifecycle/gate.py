@@ -5,8 +5,12 @@ Checks, all on rows the model never saw (the pipeline's test split):
 - no regression against the production model on the same rows, beyond a tolerance;
 - behaviour: the listing ``id`` never changes the answer (invariance); more bedrooms and guests,
   all else equal, do not lower the predicted class for the large majority of listings
-  (directional); a few obvious cases (minimum functionality);
-- the contract: the example request, through the service's own types, gets a valid answer.
+  (directional); a few obvious cases (minimum functionality), built from what the model
+  learned about its city: a large entire home in its dearest neighbourhood is not Low, a room
+  for one in its cheapest is not Lux. A case the city's data cannot make (no shared rooms, no
+  neighbourhood with enough listings) is skipped with the reason, not failed;
+- the contract: the model's example request, through the service's own types, gets a valid
+  answer.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import pandas as pd
 from mle_challenge import CATEGORIES
 from mle_challenge.config import GateParams
 from mle_challenge.lifecycle.store import verified
+from mle_challenge.model.city import MIN_NEIGHBOURHOOD_ROWS, City
 from mle_challenge.model.features import API_FEATURES
 
 
@@ -31,6 +36,7 @@ class Check:
     figure: str
     threshold: str
     detail: str = ""
+    skipped: bool = False  # the data could not make the case: passed, with the reason
 
 
 @dataclass(frozen=True)
@@ -54,46 +60,83 @@ class GateResult:
             f"gate for {self.tag} on {self.rows:,} held-out rows: "
             f"{'PASSED' if self.passed else 'FAILED'}"
         ]
-        lines.append(f"  {'check':<46} {'result':<6} {'figure':>10} {'threshold':>10}  detail")
+        width = max([46, *(len(c.name) for c in self.checks)])  # cases name their places
+        lines.append(f"  {'check':<{width}} {'result':<6} {'figure':>10} {'threshold':>10}  detail")
         for c in self.checks:
-            mark = "pass" if c.passed else "FAIL"
-            lines.append(
-                f"  {c.name:<46} {mark:<6} {c.figure:>10} {c.threshold:>10}  {c.detail}".rstrip()
-            )
+            mark = "skip" if c.skipped else "pass" if c.passed else "FAIL"
+            row = f"  {c.name:<{width}} {mark:<6} {c.figure:>10} {c.threshold:>10}  {c.detail}"
+            lines.append(row.rstrip())
         return "\n".join(lines)
 
 
-# Obvious cases: (what must not happen, listing).
-_MANHATTAN_FAMILY_HOME = {
+# Obvious cases, placed by the model's own city facts (the neighbourhood and its coordinates).
+_LARGE_HOME = {
     "accommodates": 8,
     "room_type": "Entire home/apt",
     "beds": 4,
     "bedrooms": 4,
     "bathrooms": 2.0,
-    "neighbourhood": "Manhattan",
     "tv": 1,
     "elevator": 1,
     "internet": 1,
-    "latitude": 40.7549,
-    "longitude": -73.9840,
 }
-_BRONX_SHARED_ROOM = {
+_ROOM_FOR_ONE = {
     "accommodates": 1,
-    "room_type": "Shared room",
     "beds": 1,
     "bedrooms": 1,
     "bathrooms": 1.0,
-    "neighbourhood": "Bronx",
     "tv": 0,
     "elevator": 0,
     "internet": 0,
-    "latitude": 40.8448,
-    "longitude": -73.8648,
 }
-MINIMUM_FUNCTIONALITY = (
-    ("entire Manhattan home for 8 is not Low", "Low", _MANHATTAN_FAMILY_HOME),
-    ("shared Bronx room for 1 is not Lux", "Lux", _BRONX_SHARED_ROOM),
-)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A listing whose answer must not be ``forbidden``; ``listing`` None: skipped, ``why``."""
+
+    name: str
+    forbidden: str
+    listing: dict[str, Any] | None
+    why: str = ""
+
+
+def minimum_cases(city: City | None, categories: dict[str, list[str]]) -> list[Case]:
+    """The minimum-functionality cases for a model of ``city`` that knows ``categories``."""
+    home = "entire home for 8 in the dearest neighbourhood is not Low"
+    room = "room for 1 in the cheapest neighbourhood is not Lux"
+    if city is None:
+        why = "the model saved no city facts (registered by an older version): train it again"
+        return [Case(home, "Low", None, why), Case(room, "Lux", None, why)]
+    ranked = city.ranked()
+    if not ranked:
+        why = f"no neighbourhood has {MIN_NEIGHBOURHOOD_ROWS} training listings"
+        return [Case(home, "Low", None, why), Case(room, "Lux", None, why)]
+
+    def placed(template: dict[str, Any], where: str) -> dict[str, Any]:
+        facts = city.neighbourhoods[where]
+        return template | {
+            "neighbourhood": where,
+            "latitude": facts.latitude,
+            "longitude": facts.longitude,
+        }
+
+    dearest, cheapest = ranked[-1], ranked[0]
+    rooms = categories["room_type"]
+    cases = []
+    if "Entire home/apt" in rooms:
+        cases.append(
+            Case(f"entire home for 8 in {dearest} is not Low", "Low", placed(_LARGE_HOME, dearest))
+        )
+    else:
+        cases.append(Case(home, "Low", None, "no entire homes in the training data"))
+    kind = next((k for k in ("Shared room", "Private room") if k in rooms), None)
+    if kind is not None:
+        listing = placed(_ROOM_FOR_ONE | {"room_type": kind}, cheapest)
+        cases.append(Case(f"{kind.lower()} for 1 in {cheapest} is not Lux", "Lux", listing))
+    else:
+        cases.append(Case(room, "Lux", None, "no shared or private rooms in the training data"))
+    return cases
 
 
 def _records(rows: pd.DataFrame) -> list[dict[str, Any]]:
@@ -115,7 +158,7 @@ def run_gate(
     """Run every check of ``tag`` on ``held_out`` (API columns, ``id`` and ``category``)."""
     from mle_challenge.model.evaluate import classification_metrics
     from mle_challenge.model.predictor import Predictor
-    from mle_challenge.model.schema import EXAMPLE_LISTING, answers_for, listing_model
+    from mle_challenge.model.schema import answers_for, listing_model
 
     predictor = Predictor.load(verified(tag))  # never unpickle a model that changed
     X, y = held_out.loc[:, list(API_FEATURES)], held_out["category"].astype(str)
@@ -177,28 +220,19 @@ def run_gate(
     )
 
     known = predictor.categories
-    for name, forbidden, case in MINIMUM_FUNCTIONALITY:
-        if (
-            case["room_type"] not in known["room_type"]
-            or case["neighbourhood"] not in known["neighbourhood"]
-        ):
-            checks.append(
-                Check(
-                    f"minimum: {name}",
-                    False,
-                    "-",
-                    f"not {forbidden}",
-                    "category unknown to the model",
-                )
-            )
+    for case in minimum_cases(predictor.city, known):
+        name, forbidden = f"minimum: {case.name}", f"not {case.forbidden}"
+        if case.listing is None:
+            checks.append(Check(name, True, "skipped", forbidden, case.why, skipped=True))
             continue
-        label = predictor.predict_records([case | {"id": 0}]).labels[0]
-        checks.append(Check(f"minimum: {name}", label != forbidden, label, f"not {forbidden}"))
+        label = predictor.predict_records([case.listing | {"id": 0}]).labels[0]
+        checks.append(Check(name, label != case.forbidden, label, forbidden))
 
+    example = predictor.example
     try:
-        listing = listing_model(known).model_validate(EXAMPLE_LISTING)
+        listing = listing_model(known, predictor.area, example).model_validate(example)
         answer = answers_for(predictor, [listing])[0]
-        ok = answer.id == EXAMPLE_LISTING["id"] and answer.price_category in CATEGORIES
+        ok = answer.id == example["id"] and answer.price_category in CATEGORIES
         checks.append(
             Check("contract: example request", ok, str(answer.price_category), "a category")
         )

@@ -22,7 +22,8 @@ from mle_challenge.lifecycle.store import (
     scan,
     staging,
 )
-from mle_challenge.model.features import API_FEATURES, input_categories
+from mle_challenge.model.city import NYC_AREA, Area, City
+from mle_challenge.model.features import API_FEATURES, input_area, input_categories
 
 
 def _git(*args: str) -> str:
@@ -74,6 +75,7 @@ def register_model(
     report_path: str,
     name: str = MODEL_NAME,
     extra_files: Mapping[str, bytes] | None = None,
+    city: City | None = None,
 ) -> str:
     """Save ``model`` as ``name:<version>`` with its lineage, unless already registered.
 
@@ -82,7 +84,8 @@ def register_model(
     is saved in a staging folder and moved into the store whole (:mod:`.store`), so a kill at
     any moment leaves either no model or a complete one. ``extra_files`` (name → bytes, such
     as the reference profile monitoring reads) are saved in the model's folder, under its
-    content hash.
+    content hash. ``city`` (its price edges, neighbourhoods and example request) goes into the
+    metadata beside the area the model accepts, so a service reads them without unpickling.
     """
     import bentoml
 
@@ -117,6 +120,8 @@ def register_model(
                     "libraries": library_versions(),
                     "feature_schema": list(API_FEATURES),
                     "categories": input_categories(model),
+                    "area": input_area(model).as_dict(),
+                    **({"city": city.as_dict()} if city is not None else {}),
                     "classes": list(CATEGORIES),
                     "report": report_path,
                 },
@@ -190,6 +195,23 @@ def model_categories(tag: str) -> dict[str, list[str]]:
     if isinstance(categories, dict):
         return {str(k): [str(x) for x in v] for k, v in categories.items()}
     return input_categories(bentoml.sklearn.load_model(stored))  # registered before we saved them
+
+
+def model_city(tag: str) -> City | None:
+    """What a registered model saved about its city (None: registered before it saved that)."""
+    import bentoml
+
+    city: Any = bentoml.models.get(tag).info.metadata.get("city")
+    return City.from_dict(city) if isinstance(city, dict) else None
+
+
+def model_area(tag: str) -> Area:
+    """The coordinates a registered model accepts, from its metadata (models registered before
+    areas were learned accept New York's)."""
+    import bentoml
+
+    area: Any = bentoml.models.get(tag).info.metadata.get("area")
+    return Area.from_dict(area) if isinstance(area, dict) else NYC_AREA
 
 
 def resolve_bento(bento_tag: str | None) -> str:

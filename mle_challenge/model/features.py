@@ -14,6 +14,15 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from mle_challenge.model.city import (
+    MIDTOWN,
+    NYC_AREA,
+    Area,
+    learn_area,
+    neighbourhood_order,
+    price_peak,
+)
+
 API_FEATURES: tuple[str, ...] = (
     "accommodates",
     "room_type",
@@ -42,11 +51,11 @@ BASELINE_FEATURES: tuple[str, ...] = (
     "bathrooms",
     "bedrooms",
 )
+# What models fitted before these were learned used (BaselineFeatures.neighbourhoods_ learns
+# the order, which on NYC is this one).
 BASELINE_NEIGHBOURHOODS = ("Bronx", "Queens", "Staten Island", "Brooklyn", "Manhattan")
 BASELINE_ROOM_TYPES = ("Shared room", "Private room", "Entire home/apt", "Hotel room")
 
-_CENTRE = (40.7549, -73.9840)  # Midtown Manhattan: the city's price peak
-_LON_SCALE = 0.76  # cos(40.7°): makes a degree of longitude as long as one of latitude
 _ANGLES = (15, 30, 45, 60, 75)  # rotated axes let axis-aligned trees cut diagonal borders
 _COS = tuple(float(np.cos(np.radians(a))) for a in _ANGLES)
 _SIN = tuple(float(np.sin(np.radians(a))) for a in _ANGLES)
@@ -65,15 +74,25 @@ class ListingFeatures(TransformerMixin, BaseEstimator):
     """API-shaped listings → numeric matrix for tree models.
 
     Categories are coded by the vocabulary seen in ``fit`` (unknown → NaN, which the
-    gradient-boosting model treats as missing); location adds the distance to Midtown and
-    rotated coordinates; size adds guests per bedroom, beds per guest, baths per bedroom.
-    The first ``len(CATEGORICAL)`` output columns are the categorical codes.
+    gradient-boosting model treats as missing); location adds the distance to where the
+    training prices peak and rotated coordinates; size adds guests per bedroom, beds per guest,
+    baths per bedroom. The first ``len(CATEGORICAL)`` output columns are the categorical codes.
+    ``fit`` also learns the area the model accepts (:func:`input_area`).
     """
+
+    # Models fitted before the city was learned were NYC's, with Midtown as their centre.
+    area_: Area = NYC_AREA
+    centre_: tuple[float, float] = MIDTOWN
+    lon_scale_: float = 0.76
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> ListingFeatures:
         self.categories_ = {c: sorted(X[c].dropna().astype(str).unique()) for c in CATEGORICAL}
+        self.area_ = learn_area(X["latitude"], X["longitude"])
+        self.centre_ = price_peak(X["latitude"], X["longitude"], y)
+        # Makes a degree of longitude as long as one of latitude, at this city's latitude.
+        self.lon_scale_ = round(float(np.cos(np.radians(self.centre_[0]))), 4)
         self.feature_names_out_ = np.array(
-            [*CATEGORICAL, *NUMERIC, "distance_to_midtown"]
+            [*CATEGORICAL, *NUMERIC, "distance_to_price_peak"]
             + [f"rotated_{a}" for a in _ANGLES]
             + ["guests_per_bedroom", "beds_per_guest", "baths_per_bedroom"]
         )
@@ -90,8 +109,8 @@ class ListingFeatures(TransformerMixin, BaseEstimator):
         """
         codes = [self._codes(c, columns[c]) for c in CATEGORICAL]
         num = {c: np.asarray(columns[c], dtype=float) for c in NUMERIC}
-        lat = num["latitude"] - _CENTRE[0]
-        lon = (num["longitude"] - _CENTRE[1]) * _LON_SCALE
+        lat = num["latitude"] - self.centre_[0]
+        lon = (num["longitude"] - self.centre_[1]) * self.lon_scale_
         rotated = [lat * _COS[i] + lon * _SIN[i] for i in range(len(_ANGLES))]
         guests = num["accommodates"]
         bedrooms = np.maximum(num["bedrooms"], 1.0)
@@ -127,9 +146,16 @@ class ListingFeatures(TransformerMixin, BaseEstimator):
 
 
 class BaselineFeatures(TransformerMixin, BaseEstimator):
-    """The notebook's five features with its ordinal codes (boroughs 1–5, room types 1–4)."""
+    """The notebook's five features with its ordinal codes: neighbourhoods 1..n from cheapest
+    to dearest (learned; on NYC the notebook's Bronx = 1 ... Manhattan = 5), room types 1–4."""
+
+    area_: Area = NYC_AREA
+    neighbourhoods_: tuple[str, ...] = BASELINE_NEIGHBOURHOODS
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> BaselineFeatures:
+        self.area_ = learn_area(X["latitude"], X["longitude"])
+        if y is not None:
+            self.neighbourhoods_ = tuple(neighbourhood_order(X["neighbourhood"], y))
         return self
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -138,7 +164,7 @@ class BaselineFeatures(TransformerMixin, BaseEstimator):
         return True
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
-        hood = {name: i + 1 for i, name in enumerate(BASELINE_NEIGHBOURHOODS)}
+        hood = {name: i + 1 for i, name in enumerate(self.neighbourhoods_)}
         room = {name: i + 1 for i, name in enumerate(BASELINE_ROOM_TYPES)}
         return np.column_stack(
             [
@@ -160,6 +186,14 @@ def input_categories(model: Any) -> dict[str, list[str]]:
     if isinstance(features, BaselineFeatures):
         return {
             "room_type": sorted(BASELINE_ROOM_TYPES),
-            "neighbourhood": sorted(BASELINE_NEIGHBOURHOODS),
+            "neighbourhood": sorted(features.neighbourhoods_),
         }
     raise TypeError(f"cannot tell the input categories of {type(features).__name__}")
+
+
+def input_area(model: Any) -> Area:
+    """The coordinates a fitted pipeline accepts: its training listings' box, with a margin."""
+    features = model.steps[0][1] if hasattr(model, "steps") else model
+    if isinstance(features, ListingFeatures | BaselineFeatures):
+        return features.area_
+    raise TypeError(f"cannot tell the input area of {type(features).__name__}")

@@ -16,9 +16,15 @@ import numpy as np
 import pandas as pd
 
 from mle_challenge import CATEGORIES
+from mle_challenge.model.city import LEGACY_EDGES, Area, City
 from mle_challenge.model.decision import decide, describe, unwrap
 from mle_challenge.model.fastpath import CompiledBoosting
-from mle_challenge.model.features import API_FEATURES, ListingFeatures, input_categories
+from mle_challenge.model.features import (
+    API_FEATURES,
+    ListingFeatures,
+    input_area,
+    input_categories,
+)
 
 # Above this many rows sklearn's compiled loop over rows beats the level-by-level walk
 # (measured on the NYC model: 0.9 ms against 5.1 ms at 32 rows, 4.4 against 3.6 at 64).
@@ -83,6 +89,42 @@ class Predictor:
     def categories(self) -> dict[str, list[str]]:
         return input_categories(self.pipeline)
 
+    @property
+    def area(self) -> Area:
+        """The coordinates the model accepts (learned from its training listings)."""
+        return input_area(self.pipeline)
+
+    @property
+    def city(self) -> City | None:
+        """What the registered model knows about its city (None: registered before that was
+        saved, or not registered)."""
+        raw = (self.info.metadata or {}).get("city") if self.info is not None else None
+        return City.from_dict(raw) if isinstance(raw, dict) else None
+
+    @property
+    def price_edges(self) -> tuple[float, ...]:
+        """The upper prices of Low, Mid and High its categories were cut by."""
+        city = self.city
+        return city.price_edges if city is not None else LEGACY_EDGES
+
+    @property
+    def example(self) -> dict[str, Any]:
+        """A request this model accepts: a real training listing when the model saved one, else
+        the API's example moved into the model's categories and area."""
+        from mle_challenge.model.schema import EXAMPLE_LISTING
+
+        city = self.city
+        if city is not None:
+            return dict(city.example)
+        example, categories, area = dict(EXAMPLE_LISTING), self.categories, self.area
+        for field in ("room_type", "neighbourhood"):
+            if example[field] not in categories[field]:
+                example[field] = categories[field][0]
+        for field, (low, high) in (("latitude", area.latitude), ("longitude", area.longitude)):
+            if not low <= example[field] <= high:
+                example[field] = round((low + high) / 2, 5)
+        return example
+
     def predict_records(self, records: Sequence[Mapping[str, Any]]) -> Predictions:
         """Predict API-shaped dicts (the ``/classify`` fields; extra keys are ignored)."""
         if self._fast is not None and len(records) <= FAST_PATH_MAX_ROWS:
@@ -120,6 +162,20 @@ class Predictor:
         codes = self._model_to_price[decide(proba, self._weights)]
         return Predictions(self.classes, codes, proba[:, self._to_price_order])
 
+    def city_summary(self) -> dict[str, Any]:
+        """Where the model applies and how its categories are cut, for ``GET /model``."""
+        city, features = self.city, self.pipeline.steps[0][1]
+        return {
+            "price_edges": list(self.price_edges),
+            "price_rule": city.price_rule if city is not None else "fixed",
+            "area": self.area.as_dict(),
+            "price_peak": list(features.centre_) if isinstance(features, ListingFeatures) else None,
+            "neighbourhood_column": (
+                city.neighbourhood_column if city is not None else "neighbourhood_group_cleansed"
+            ),
+            "example": self.example,
+        }
+
     def summary(self) -> dict[str, Any]:
         """What the service says about its model at ``GET /model``."""
         info = self.info
@@ -134,6 +190,7 @@ class Predictor:
             "code_version": metadata.get("code_version"),
             "classes": list(self.classes),
             "categories": self.categories,
+            "city": self.city_summary(),
             "fast_path": self.fast_path,
             "decision": describe(self.pipeline.steps[-1][1]),
         }

@@ -1,7 +1,8 @@
 """The API's types: one listing in, one classification out, validated by pydantic.
 
 ``room_type`` and ``neighbourhood`` are enums of the categories the served model was trained
-on, so the request models are built for a model (:func:`listing_model`) rather than fixed.
+on, and the coordinates must lie in the area of its training listings, so the request models
+are built for a model (:func:`listing_model`) rather than fixed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -21,10 +23,12 @@ from pydantic import (
 )
 
 from mle_challenge import CATEGORIES
+from mle_challenge.model.city import Area
 
 if TYPE_CHECKING:
     from mle_challenge.model.predictor import Predictor
 
+# The API's example for models that saved none (a model's own is a real training listing).
 EXAMPLE_LISTING: dict[str, Any] = {
     "id": 1001,
     "accommodates": 4,
@@ -39,10 +43,6 @@ EXAMPLE_LISTING: dict[str, Any] = {
     "latitude": 40.71383,
     "longitude": -73.9658,
 }
-
-# New York City with a margin: a listing outside it is a client error, not a guess.
-LATITUDE_RANGE = (40.40, 41.00)
-LONGITUDE_RANGE = (-74.40, -73.60)
 
 PriceCategory = StrEnum("PriceCategory", [(c, c) for c in CATEGORIES])  # type: ignore[misc]
 
@@ -93,18 +93,8 @@ class _ListingFields(BaseModel):
     tv: Flag
     elevator: Flag
     internet: Flag
-    latitude: float = Field(
-        strict=True,
-        ge=LATITUDE_RANGE[0],
-        le=LATITUDE_RANGE[1],
-        description="WGS84 latitude, in NYC.",
-    )
-    longitude: float = Field(
-        strict=True,
-        ge=LONGITUDE_RANGE[0],
-        le=LONGITUDE_RANGE[1],
-        description="WGS84 longitude, in NYC.",
-    )
+    latitude: float = Field(strict=True, ge=-90, le=90, description="WGS84 latitude.")
+    longitude: float = Field(strict=True, ge=-180, le=180, description="WGS84 longitude.")
 
     def model_input(self) -> dict[str, Any]:
         """The row the model reads: flags as 0/1 (the validator made them so), enums as text."""
@@ -115,20 +105,62 @@ def _enum(name: str, values: Sequence[str]) -> type[StrEnum]:
     return StrEnum(name, [(v, v) for v in values])  # type: ignore[return-value]
 
 
-def listing_model(categories: Mapping[str, Sequence[str]] | None) -> type[_ListingFields]:
-    """The ``Listing`` request model for a model trained on these ``categories``. ``None``
-    takes any text there: for a service that follows production, whose categories change
-    with the model (its request guard checks them against the model serving at the time)."""
+def _inside(field: str, low: float, high: float) -> Any:
+    def check(value: float) -> float:
+        if not low <= value <= high:
+            raise ValueError(
+                f"{value} is outside the area the model was trained on, {field} [{low}, {high}]: "
+                "it serves one city's listings; send this one to that city's model"
+            )
+        return value
+
+    return Annotated[
+        float,
+        Field(
+            strict=True,
+            description=f"WGS84 {field}, within the model's training area [{low}, {high}].",
+            json_schema_extra={"minimum": low, "maximum": high},
+        ),
+        AfterValidator(check),
+    ]
+
+
+def listing_model(
+    categories: Mapping[str, Sequence[str]] | None,
+    area: Area | None = None,
+    example: Mapping[str, Any] | None = None,
+) -> type[_ListingFields]:
+    """The ``Listing`` request model for a model trained on these ``categories``, in this
+    ``area``, with its ``example`` request in the schema. ``None`` takes any text there (any
+    coordinates): for a service that follows production, whose categories change with the
+    model (its request guard checks them against the model serving at the time)."""
+    base: type[_ListingFields] = _ListingFields
+    if example is not None:
+        config = ConfigDict(json_schema_extra={"example": dict(example)})
+        base = type("Listing", (_ListingFields,), {"model_config": config, "__module__": __name__})
     room_type: Any = str if categories is None else _enum("RoomType", categories["room_type"])
     neighbourhood: Any = (
         str if categories is None else _enum("Neighbourhood", categories["neighbourhood"])
     )
+    coordinates: dict[str, Any] = {}
+    if area is not None:
+        coordinates = {
+            "latitude": (_inside("latitude", *area.latitude), ...),
+            "longitude": (_inside("longitude", *area.longitude), ...),
+        }
     model: type[_ListingFields] = create_model(
         "Listing",
-        __base__=_ListingFields,
+        __base__=base,
         __doc__="One listing, flat, as in Inside Airbnb's listings.csv.",
         room_type=(room_type, Field(description="Inside Airbnb's room type.")),
-        neighbourhood=(neighbourhood, Field(description="The borough.")),
+        neighbourhood=(
+            neighbourhood,
+            Field(
+                description="The neighbourhood group (NYC's borough) where the city has "
+                "them, else the neighbourhood."
+            ),
+        ),
+        **coordinates,
     )
     return model
 
@@ -149,9 +181,9 @@ class Classification(BaseModel):
 
     id: int = Field(description="The id of the listing asked about.")
     price_category: PriceCategory = Field(
-        description="Low (≤ $90 a night), Mid (≤ $180), High (≤ $400) or Lux (> $400): the "
-        "model's decision, which may favour rarer categories over the most probable one "
-        "(see `decision` at GET /model)."
+        description="Low, Mid, High or Lux: the nightly price up to the model's price edges "
+        "(NYC's: $90, $180 and $400; see `city` at GET /model). The model's decision, which "
+        "may favour rarer categories over the most probable one (see `decision`)."
     )
     probabilities: dict[str, float] = Field(
         description="The model's probability of each category, in price order."
@@ -171,6 +203,23 @@ class DecisionRule(BaseModel):
     )
 
 
+class CityInfo(BaseModel):
+    """Where the model applies and how its categories are cut, learned from its training rows."""
+
+    price_edges: list[float] = Field(
+        description="Upper nightly prices of Low, Mid and High, in the listings' own currency."
+    )
+    price_rule: str = Field(description="fixed (params.yaml's edges) or quantile (quartiles).")
+    area: dict[str, list[float]] = Field(
+        description="The latitude and longitude ranges requests must lie in."
+    )
+    price_peak: list[float] | None = Field(
+        description="Where training prices peak (the distance feature's centre)."
+    )
+    neighbourhood_column: str = Field(description="The raw column the neighbourhood comes from.")
+    example: dict[str, Any] = Field(description="A request the model accepts.")
+
+
 class ModelInfo(BaseModel):
     """The model this service answers with, and where it came from."""
 
@@ -185,6 +234,7 @@ class ModelInfo(BaseModel):
     categories: dict[str, list[str]] = Field(
         description="room_type and neighbourhood values it was trained on."
     )
+    city: CityInfo = Field(description="What it learned about its city.")
     fast_path: bool = Field(description="Whether single requests skip sklearn's per-tree loop.")
     decision: DecisionRule = Field(
         description="How the category is chosen from the probabilities: plain argmax, or "

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from mle_challenge import CATEGORIES
+from mle_challenge import CATEGORIES, PRICE_BINS
 from mle_challenge.config import MonitorParams
 from mle_challenge.data.clean import Actuals
 from mle_challenge.errors import MleError
@@ -112,6 +112,19 @@ def _model_facts(tag: str) -> tuple[dict[str, Any] | None, dict[str, Any], str |
         return None, test, str(exc)
 
 
+def _price_edges(tag: str) -> tuple[float, ...]:
+    """The price edges ``tag``'s categories were cut by (NYC's when it saved none or is gone)."""
+    from bentoml.exceptions import BentoMLException
+
+    from mle_challenge.lifecycle.registry import model_city
+
+    try:
+        city = model_city(tag)
+    except (BentoMLException, ValueError):  # not in this store: judged by the default edges
+        return PRICE_BINS
+    return city.price_edges if city is not None else PRICE_BINS
+
+
 def _buckets(logged: pd.Series) -> pd.Series:
     """Time buckets for the class mix: hours over two days or less, days up to 60, weeks."""
     span = logged.max() - logged.min() if len(logged) else pd.Timedelta(0)
@@ -192,7 +205,10 @@ def summarize(
         "drift": drift,
     }
     if actuals is not None:
-        realized = realized_performance(frame, actuals, actuals_source, test_figures, params)
+        edges = {tag: _price_edges(tag) for tag in test_figures}
+        realized = realized_performance(
+            frame, actuals, actuals_source, test_figures, params, price_edges=edges
+        )
         summary["realized"] = realized.as_dict()
         alarms += realized.reasons
         for tag, figures in realized.by_model.items():

@@ -10,14 +10,15 @@ replay of the test rows gives the test figures.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from mle_challenge import PRICE_BINS
 from mle_challenge.config import MonitorParams
-from mle_challenge.data.clean import Actuals
+from mle_challenge.data.clean import Actuals, price_category
 from mle_challenge.model.evaluate import label_metrics
 
 AFTER_SCRAPE = "logged after the later file was scraped"
@@ -42,13 +43,22 @@ class Realized:
         return asdict(self)
 
 
-def join_actuals(window: pd.DataFrame, actuals: Actuals) -> tuple[pd.DataFrame, dict[str, int]]:
+def join_actuals(
+    window: pd.DataFrame,
+    actuals: Actuals,
+    price_edges: Mapping[str, Sequence[float]] | None = None,
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """The window's predictions with their realized ``actual`` class, and how many could not
-    be joined, by reason. ``window`` has ``listing_id``, ``logged_at`` (UTC) and
-    ``price_category``."""
+    be joined, by reason. ``window`` has ``listing_id``, ``logged_at`` (UTC), ``model`` and
+    ``price_category``; a later price is put in a category by the edges of the model that
+    answered (``price_edges`` by tag; NYC's for a model not in it)."""
     logged = pd.to_datetime(window["logged_at"], utc=True)
     before = logged < pd.Timestamp(actuals.scraped_at)
-    actual = window["listing_id"].map(actuals.table.set_index("id")["category"])
+    price = window["listing_id"].map(actuals.table.set_index("id")["price"])
+    actual = pd.Series(pd.NA, index=window.index, dtype="string")
+    for model, rows in window.groupby("model", sort=False).groups.items():
+        edges = (price_edges or {}).get(str(model), PRICE_BINS)
+        actual[rows] = price_category(price[rows], edges)
     unusable = window["listing_id"].map(
         actuals.unusable.drop_duplicates("id").set_index("id")["reason"]
     )
@@ -68,11 +78,12 @@ def realized_performance(
     source: str,
     test_figures: Mapping[str, Mapping[str, Any]],
     params: MonitorParams,
+    price_edges: Mapping[str, Sequence[float]] | None = None,
 ) -> Realized:
     """Accuracy, macro-F1, per-class recall and confusion of the joined predictions, per model
     and per model and week; an alarm when a model with at least ``monitor.min_rows`` joined
     predictions is further below its test figures than the thresholds allow."""
-    joined, not_joined = join_actuals(window, actuals)
+    joined, not_joined = join_actuals(window, actuals, price_edges)
     by_model: dict[str, dict[str, Any]] = {}
     reasons: list[str] = []
     for model, rows in joined.groupby("model", sort=True):

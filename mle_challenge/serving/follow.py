@@ -22,7 +22,7 @@ from pydantic import TypeAdapter
 
 from mle_challenge.model.features import API_FEATURES
 from mle_challenge.model.predictor import Predictor
-from mle_challenge.model.schema import EXAMPLE_LISTING, answers_for, listing_model
+from mle_challenge.model.schema import answers_for, listing_model
 
 logger = logging.getLogger("mle_challenge.follow")
 
@@ -46,7 +46,7 @@ def served(predictor: Predictor, max_batch: int) -> Served:
 
     from pydantic import Field
 
-    listing = listing_model(predictor.categories)
+    listing = listing_model(predictor.categories, predictor.area, predictor.example)
     batch = Annotated[list[listing], Field(min_length=1, max_length=max_batch)]  # type: ignore[valid-type]
     return Served(
         predictor=predictor,
@@ -114,7 +114,7 @@ class Follower:
             return None
         try:
             candidate = _load(tag)
-            example = listing_model(candidate.categories).model_validate(_example(candidate))
+            example = served(candidate, 1).listing.model_validate(candidate.example)
             answers_for(candidate, [example])
         except Exception as exc:  # pulled, verified and loaded, or not at all: try again later
             why = str(exc).strip() or type(exc).__name__
@@ -148,13 +148,3 @@ def _load(tag: str) -> Predictor:
 
     store.verified(shared.ensure_local(tag))
     return Predictor.load(tag)
-
-
-def _example(predictor: Predictor) -> dict[str, Any]:
-    """The API example, in categories the model knows."""
-    categories = predictor.categories
-    example = dict(EXAMPLE_LISTING)
-    for field in ("room_type", "neighbourhood"):
-        if example[field] not in categories[field]:
-            example[field] = categories[field][0]
-    return example

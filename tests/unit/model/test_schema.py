@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from mle_challenge.model.city import NYC_AREA, Area
 from mle_challenge.model.schema import EXAMPLE_LISTING, listing_model
 
 pytestmark = pytest.mark.unit
@@ -16,7 +17,7 @@ CATEGORIES = {
     "room_type": ["Entire home/apt", "Hotel room", "Private room", "Shared room"],
     "neighbourhood": ["Bronx", "Brooklyn", "Manhattan", "Queens", "Staten Island"],
 }
-Listing = listing_model(CATEGORIES)
+Listing = listing_model(CATEGORIES, NYC_AREA)
 
 
 def _errors(payload: Any) -> list[tuple[tuple[Any, ...], str]]:
@@ -58,7 +59,8 @@ def test_counts_may_be_missing_and_integral_floats_are_counts() -> None:
         ({"accommodates": 0}, "accommodates", "greater than or equal to 1"),
         ({"neighbourhood": "Paris"}, "neighbourhood", "'Bronx', 'Brooklyn'"),
         ({"room_type": "Castle"}, "room_type", "'Entire home/apt'"),
-        ({"latitude": 48.85}, "latitude", "less than or equal to 41"),
+        ({"latitude": 48.85}, "latitude", "outside the area the model was trained on"),
+        ({"longitude": -71.06}, "longitude", "[-74.4, -73.6]"),
         ({"longitude": "-73.9"}, "longitude", "valid number"),
         ({"bedrooms": -1}, "bedrooms", "greater than or equal to 0"),
         ({"price": 100}, "price", "Extra inputs are not permitted"),
@@ -86,3 +88,23 @@ def test_enums_come_from_the_model_and_show_in_the_schema() -> None:
     schema = TypeAdapter(other).json_schema()
     assert schema["$defs"]["Neighbourhood"]["enum"] == ["Queens"]
     assert schema["example"] == EXAMPLE_LISTING
+
+
+def test_the_area_is_the_models_and_shows_in_the_schema() -> None:
+    boston = Area((42.2, 42.45), (-71.2, -70.95))
+    example = EXAMPLE_LISTING | {"latitude": 42.35, "longitude": -71.06}
+    other = listing_model(CATEGORIES, boston, example)
+    assert other.model_validate(example).model_input()["latitude"] == 42.35
+    with pytest.raises(ValidationError, match="outside the area the model was trained on"):
+        other.model_validate(EXAMPLE_LISTING)  # a Brooklyn listing
+    schema = TypeAdapter(other).json_schema()
+    assert schema["properties"]["latitude"]["minimum"] == 42.2
+    assert schema["properties"]["longitude"]["maximum"] == -70.95
+    assert schema["example"] == example
+
+
+def test_without_an_area_any_coordinates_on_earth_pass() -> None:
+    anywhere = listing_model(CATEGORIES)
+    assert anywhere.model_validate(EXAMPLE_LISTING | {"latitude": 47.37, "longitude": 8.54})
+    with pytest.raises(ValidationError):
+        anywhere.model_validate(EXAMPLE_LISTING | {"latitude": 91.0})

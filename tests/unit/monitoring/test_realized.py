@@ -139,3 +139,16 @@ def test_figures_per_model_and_week_and_the_alarm(tmp_path: Path) -> None:
     ]
     assert result.alarm and all("m:1" in r for r in result.reasons)  # m:2 has 2 < min_rows
     assert result.listings_joined == 4 and result.joined == 6
+
+
+def test_later_prices_are_categorised_by_the_edges_of_the_model_that_answered(
+    tmp_path: Path,
+) -> None:
+    """A quantile model of another city cut its categories elsewhere: its $150 listing is High,
+    while NYC's edges (the default, for models that saved none) make it Mid."""
+    actuals = read_actuals(str(_later_file(tmp_path)))
+    window = _window(
+        [(2, "High", "zurich:1", 0), (2, "Mid", "nyc:1", 0), (6, "Lux", "zurich:1", 0)]
+    )
+    joined, _ = join_actuals(window, actuals, {"zurich:1": (60.0, 120.0, 250.0)})
+    assert joined["actual"].tolist() == ["High", "Mid", "Lux"]

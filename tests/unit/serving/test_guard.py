@@ -13,13 +13,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from mle_challenge.model.city import NYC_AREA
 from mle_challenge.model.schema import EXAMPLE_LISTING, listing_model
 from mle_challenge.serving.guard import RequestGuard
 
 pytestmark = pytest.mark.unit
 
 Listing = listing_model(
-    {"room_type": ["Entire home/apt", "Private room"], "neighbourhood": ["Brooklyn", "Queens"]}
+    {"room_type": ["Entire home/apt", "Private room"], "neighbourhood": ["Brooklyn", "Queens"]},
+    NYC_AREA,
 )
 
 
@@ -68,7 +70,7 @@ def test_oversized_bodies_get_413_with_or_without_a_length(client: TestClient) -
     [
         ("{not json", "body: Invalid JSON"),
         ("", "body: Input should be an object"),
-        (json.dumps(EXAMPLE_LISTING | {"latitude": 52.5}), "latitude: Input should be less"),
+        (json.dumps(EXAMPLE_LISTING | {"latitude": 52.5}), "latitude: 52.5 is outside the area"),
         (json.dumps(EXAMPLE_LISTING | {"neighbourhood": "Bronx"}), "neighbourhood: Input should"),
     ],
 )

@@ -1,0 +1,231 @@
+"""What a model knows about its city, learned from its training rows and saved with it.
+
+Nothing here names New York: the area a model accepts, the place prices peak, the
+neighbourhoods' prices, the price edges and the example request all come from the rows the
+model was fitted on, so the same code serves any Inside Airbnb city. Models registered before
+these were learned carry none of them; they get New York's, which is what they were built for
+(:data:`NYC_AREA`, :data:`MIDTOWN`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mle_challenge import CATEGORIES, PRICE_BINS
+
+# Past the 0.1–99.9 percentiles of the training listings, a listing is still of the city up to
+# this far: NYC's southernmost listings (Staten Island's tip) lie 7 km past the 0.1 percentile;
+# the next city is hundreds of kilometres away.
+MARGIN_KM = 10.0
+_KM_PER_DEGREE = 111.32
+# Too few rows and a neighbourhood's median price says little: the gate's cases ignore it.
+MIN_NEIGHBOURHOOD_ROWS = 30
+
+MIDTOWN = (40.7549, -73.9840)  # the distance feature's centre before it was learned
+
+
+@dataclass(frozen=True)
+class Area:
+    """The box of coordinates a model accepts: its training listings, with a margin."""
+
+    latitude: tuple[float, float]
+    longitude: tuple[float, float]
+
+    def as_dict(self) -> dict[str, list[float]]:
+        return {"latitude": list(self.latitude), "longitude": list(self.longitude)}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Sequence[float]]) -> Area:
+        lat, lon = raw["latitude"], raw["longitude"]
+        return cls((float(lat[0]), float(lat[1])), (float(lon[0]), float(lon[1])))
+
+    def contains(self, latitude: Any, longitude: Any) -> np.ndarray:
+        lat, lon = np.asarray(latitude, dtype=float), np.asarray(longitude, dtype=float)
+        return (
+            (lat >= self.latitude[0])
+            & (lat <= self.latitude[1])
+            & (lon >= self.longitude[0])
+            & (lon <= self.longitude[1])
+        )
+
+
+NYC_AREA = Area((40.40, 41.00), (-74.40, -73.60))  # models registered before areas were learned
+
+
+def learn_area(latitude: Any, longitude: Any, margin_km: float = MARGIN_KM) -> Area:
+    """The 0.1–99.9 percentile box of the coordinates, widened by ``margin_km``: a few listings
+    with wrong coordinates do not stretch it, and the city's edges are inside it."""
+    lat = pd.Series(latitude, dtype=float).dropna()
+    lon = pd.Series(longitude, dtype=float).dropna()
+    if lat.empty or lon.empty:
+        raise ValueError("no coordinates to learn the area from")
+    low_lat, high_lat = (float(v) for v in lat.quantile([0.001, 0.999]))
+    low_lon, high_lon = (float(v) for v in lon.quantile([0.001, 0.999]))
+    d_lat = margin_km / _KM_PER_DEGREE
+    d_lon = margin_km / (_KM_PER_DEGREE * max(math.cos(math.radians(lat.median())), 0.01))
+    return Area(
+        (round(max(low_lat - d_lat, -90.0), 5), round(min(high_lat + d_lat, 90.0), 5)),
+        (round(max(low_lon - d_lon, -180.0), 5), round(min(high_lon + d_lon, 180.0), 5)),
+    )
+
+
+def price_peak(latitude: Any, longitude: Any, labels: Any = None) -> tuple[float, float]:
+    """Where prices peak: the median coordinates of the listings of the dearest category
+    present in ``labels`` (all listings when there are no labels). On NYC it is 1.4 km from
+    Midtown, the centre the notebooks chose by hand."""
+    lat, lon = np.asarray(latitude, dtype=float), np.asarray(longitude, dtype=float)
+    chosen = np.ones(len(lat), dtype=bool)
+    if labels is not None:
+        text = np.asarray(labels, dtype=object).astype(str)
+        present = [c for c in CATEGORIES if c in set(text)]
+        if present:
+            chosen = text == present[-1]
+    chosen &= ~(np.isnan(lat) | np.isnan(lon))
+    if not chosen.any():
+        raise ValueError("no coordinates to find where prices peak")
+    return round(float(np.median(lat[chosen])), 5), round(float(np.median(lon[chosen])), 5)
+
+
+def neighbourhood_order(neighbourhoods: Any, labels: Any) -> list[str]:
+    """Neighbourhoods from cheapest to dearest by their listings' mean category rank (ties by
+    name). On NYC's boroughs this is the notebook's hand-made order: Bronx, Queens, Staten
+    Island, Brooklyn, Manhattan."""
+    rank = {c: i for i, c in enumerate(CATEGORIES)}
+    frame = pd.DataFrame(
+        {
+            "name": pd.Series(neighbourhoods, dtype="string").to_numpy(),
+            "rank": pd.Series(labels, dtype="string").map(rank).to_numpy(dtype=float),
+        }
+    ).dropna()
+    means = frame.groupby("name")["rank"].mean()
+    return [str(n) for n, _ in sorted(means.items(), key=lambda kv: (kv[1], kv[0]))]
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    rows: int
+    median_price: float
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True)
+class City:
+    """What the model's metadata says about its city (``city`` in the BentoML model's
+    metadata), beside what its features step learned (the area, the price peak)."""
+
+    price_edges: tuple[float, ...]
+    price_rule: str  # "fixed" (params.yaml's edges) or "quantile" (the training prices')
+    neighbourhood_source: dict[str, int]  # raw column → training rows it named
+    neighbourhoods: dict[str, Neighbourhood]
+    example: dict[str, Any]  # a real training listing, as a /classify request
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON values, as BentoML's metadata keeps them."""
+        result: dict[str, Any] = json.loads(json.dumps(asdict(self)))
+        return result
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> City:
+        return cls(
+            price_edges=tuple(float(e) for e in raw["price_edges"]),
+            price_rule=str(raw.get("price_rule", "fixed")),
+            neighbourhood_source={str(k): int(v) for k, v in raw["neighbourhood_source"].items()},
+            neighbourhoods={str(k): Neighbourhood(**v) for k, v in raw["neighbourhoods"].items()},
+            example=dict(raw["example"]),
+        )
+
+    @property
+    def neighbourhood_column(self) -> str:
+        """Which raw column the neighbourhood came from: the group where filled, else the
+        cleansed neighbourhood (``data.clean.resolve_neighbourhood``)."""
+        used = [c for c, n in self.neighbourhood_source.items() if n]
+        return ", else ".join(used) or "none"
+
+    def ranked(self, min_rows: int = MIN_NEIGHBOURHOOD_ROWS) -> list[str]:
+        """Neighbourhoods with at least ``min_rows`` training listings, cheapest first."""
+        enough = [(v.median_price, k) for k, v in self.neighbourhoods.items() if v.rows >= min_rows]
+        return [k for _, k in sorted(enough)]
+
+
+# The legacy city: models registered before cities were learned were trained on NYC's bins.
+LEGACY_EDGES = PRICE_BINS
+
+
+def learn_city(
+    rows: pd.DataFrame,
+    *,
+    price_edges: Sequence[float],
+    price_rule: str,
+    neighbourhood_source: Mapping[str, int],
+) -> City:
+    """The city facts of the training rows ``rows`` (the clean table's columns)."""
+    groups = rows.groupby(rows["neighbourhood"].astype(str))
+    neighbourhoods = {
+        str(name): Neighbourhood(
+            rows=len(part),
+            median_price=round(float(part["price"].median()), 2),
+            latitude=round(float(part["latitude"].median()), 5),
+            longitude=round(float(part["longitude"].median()), 5),
+        )
+        for name, part in groups
+    }
+    return City(
+        price_edges=tuple(float(e) for e in price_edges),
+        price_rule=price_rule,
+        neighbourhood_source={str(k): int(v) for k, v in neighbourhood_source.items()},
+        neighbourhoods=dict(sorted(neighbourhoods.items())),
+        example=example_listing(rows),
+    )
+
+
+_EXAMPLE_FIELDS = (
+    "accommodates",
+    "room_type",
+    "beds",
+    "bedrooms",
+    "bathrooms",
+    "neighbourhood",
+    "TV",
+    "Elevator",
+    "Internet",
+    "latitude",
+    "longitude",
+)
+
+
+def example_listing(rows: pd.DataFrame) -> dict[str, Any]:
+    """A typical real training listing, as a ``/classify`` request: every field filled, of the
+    commonest room type and neighbourhood, of median size (the lowest id among equals, so the
+    same rows give the same example)."""
+    complete = rows.dropna(subset=[c for c in _EXAMPLE_FIELDS if c in rows.columns])
+    if complete.empty:
+        complete = rows
+    for column in ("room_type", "neighbourhood"):
+        common = complete[column].astype(str).value_counts()
+        top = sorted(common[common == common.max()].index)[0]
+        complete = complete[complete[column].astype(str) == top]
+    median = complete["accommodates"].median()
+    chosen = complete.assign(_gap=(complete["accommodates"] - median).abs())
+    row = chosen.sort_values(["_gap", "id"]).iloc[0]
+    example: dict[str, Any] = {"id": int(row["id"])}
+    for column in _EXAMPLE_FIELDS:
+        value = row[column]
+        name = column.lower()
+        if pd.isna(value):
+            example[name] = None
+        elif column in ("room_type", "neighbourhood"):
+            example[name] = str(value)
+        elif column in ("latitude", "longitude"):
+            example[name] = round(float(value), 5)
+        else:
+            number = float(value)
+            example[name] = int(number) if number.is_integer() else number
+    return example
