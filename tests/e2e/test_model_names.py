@@ -4,19 +4,14 @@ side by side, each with its own production alias and history."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from mle_challenge.data.synthetic import generate_listings
-from tests.conftest import ROOT
+from tests.e2e.conftest import Cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -36,48 +31,8 @@ PARAMS = {
 }
 
 
-class Cli:
-    """``mle-challenge`` in a child process, on a BentoML home of this test's own."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        unset = ("MLE_REGISTRY", "MLE_MODEL_TAG", "MLE_MODEL_NAME")
-        self.home = tmp_path / "home"
-        self.env = {k: v for k, v in os.environ.items() if k not in unset}
-        self.env |= {"BENTOML_HOME": str(self.home), "MLE_PREDICTION_LOG": "off"}
-        # Two trainings run at once: OpenMP threads of each would spin against the other's.
-        self.env["OMP_NUM_THREADS"] = "1"
-        self.params, self.outputs = tmp_path / "params.yaml", tmp_path / "outputs"
-        self.params.write_text(yaml.safe_dump(PARAMS))
-
-    def __call__(self, *args: str, code: int = 0) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "mle_challenge.cli", *args],
-            capture_output=True, text=True, cwd=ROOT, env=self.env, timeout=300, check=False,
-        )  # fmt: skip
-        assert done.returncode == code, f"{args}: {done.stdout}{done.stderr}"
-        assert "Traceback" not in done.stderr
-        return done.stdout + done.stderr
-
-    def train(self, listings: Path, *args: str) -> str:
-        """Train (sharing one outputs folder, so the same data is trained once); the tag."""
-        out = self("train", "--listings", str(listings), "--params", str(self.params),
-                   "--outputs", str(self.outputs), *args)  # fmt: skip
-        return next(line for line in out.splitlines() if line.startswith("registered: ")).split()[1]
-
-    # Read from the files the commands keep (docs/operations.md): a child process each
-    # would double the test's time. The commands that print them are checked once.
-    def production(self, name: str) -> str:
-        alias = self.home / "mle_challenge" / "aliases" / name / "production.json"
-        return str(json.loads(alias.read_text())["tag"])
-
-    def history(self, name: str) -> list[tuple[str, str]]:
-        """(action, to) of each event of ``name``'s history."""
-        log = self.home / "mle_challenge" / "aliases" / name / "history.jsonl"
-        return [(e["action"], e["to"]) for e in map(json.loads, log.read_text().splitlines())]
-
-
 def test_two_cities_live_side_by_side(tmp_path: Path) -> None:
-    cli = Cli(tmp_path)
+    cli = Cli(tmp_path, PARAMS)
     month0, month1 = tmp_path / "month0.csv", tmp_path / "month1.csv"
     generate_listings(1500, 0).to_csv(month0, index=False)
     generate_listings(1500, 0, month=1, shift=0.3).to_csv(month1, index=False)
