@@ -179,6 +179,35 @@ def test_changed_training_param_reruns_only_downstream(trained: dict[str, Any]) 
     assert len(_models(ws)) == 2
 
 
+def test_quantile_prices_rerun_from_the_split_and_are_saved_in_the_model(
+    trained: dict[str, Any],
+) -> None:
+    """Check that ``prices: {edges: quantile}`` keeps the clean table, cuts the categories at
+    the training rows' quartiles, and that the model carries those edges."""
+    import pandas as pd
+
+    ws = trained["ws"]
+    pre, split = _stage_dirs(ws, "preprocess"), _stage_dirs(ws, "split")
+    params = json.loads(json.dumps(FAST_PARAMS)) | {"prices": {"edges": "quantile"}}
+    result = _train(ws, trained["listings"], _write_params(ws / "quantile.yaml", params))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _stage_dirs(ws, "preprocess") == pre
+    (new,) = _stage_dirs(ws, "split") - split
+    parts = json.loads((ws / "out" / "cache" / "split" / new / "split.json").read_text())
+    clean = pd.read_parquet(next((ws / "out" / "cache" / "preprocess").glob("*/clean.parquet")))
+    prices = clean[clean["id"].isin(parts["train"])]["price"]
+    quartiles = [float(round(q)) for q in prices.quantile([0.25, 0.5, 0.75])]
+    assert parts["price_edges"] == quartiles and parts["price_rule"] == "quantile"
+    tag = _tag(result)
+    code = f"import bentoml, json; print(json.dumps(bentoml.models.get({tag!r}).info.metadata))"
+    shown = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True, text=True, env=_env(ws / "bentoml"), timeout=120, check=True,
+    )  # fmt: skip
+    city = json.loads(shown.stdout.strip().splitlines()[-1])["city"]
+    assert city["price_edges"] == quartiles and city["price_rule"] == "quantile"
+
+
 def test_changed_listings_rerun_everything(trained: dict[str, Any], tmp_path: Path) -> None:
     """Check that different listings content re-runs preprocessing and everything after."""
     from mle_challenge.data.synthetic import generate_listings
