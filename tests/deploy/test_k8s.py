@@ -51,11 +51,14 @@ def _kustomize_problem() -> str | None:
         timeout=60,
         check=False,
     )
-    found = re.match(r"v?(\d+)", json.loads(done.stdout or "{}").get("kustomizeVersion", ""))
+    version = json.loads(done.stdout or "{}")
+    kustomize = version.get("kustomizeVersion", "")  # absent before kubectl 1.24
+    found = re.match(r"v?(\d+)", kustomize)
     if found is None or int(found.group(1)) < 5:
+        kubectl = version.get("clientVersion", {}).get("gitVersion", "of unknown version")
         return (
-            f"kubectl's kustomize is {found.group(0) if found else 'unknown'}: the overlays "
-            "use kustomize v5 fields (labels, replicas, patches), kubectl >= 1.27"
+            f"kubectl {kubectl} embeds kustomize {kustomize or 'older than v4.5'}: the "
+            "overlays use kustomize v5 (labels, replicas, patches), in kubectl >= 1.27"
         )
     return None
 
@@ -261,7 +264,7 @@ def test_pre_stop_sleep_fits_in_the_grace_period(rendered: Rendered) -> None:
     command = _api_container(rendered)["lifecycle"]["preStop"]["exec"]["command"]
     assert command[0] == "sleep"
     sleep = int(command[1])
-    assert 0 < sleep
+    assert sleep > 0
     assert pod["terminationGracePeriodSeconds"] >= sleep + 30
 
 
@@ -367,7 +370,9 @@ def test_service_reaches_the_api_port(rendered: Rendered) -> None:
     assert _port_number(api, port["targetPort"]) == 3000
 
 
-def test_network_policies_fence_every_pod(rendered: Rendered, secret_example: dict) -> None:
+def test_network_policies_fence_every_pod(
+    rendered: Rendered, secret_example: dict[str, Any]
+) -> None:
     """The API takes traffic on its port only and reaches only DNS, S3 and PostgreSQL; the
     trainer takes none. The ports opened are those of the configured S3 endpoint and
     database URL."""
