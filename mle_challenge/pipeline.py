@@ -481,6 +481,7 @@ class RegisterModel(_Stage, _SelectParams):
     def _city(self, rows: Any, parts: dict[str, Any]) -> Any:
         """The city facts of the rows the model was fitted on."""
         from mle_challenge.model.city import learn_city
+        from mle_challenge.model.features import example_listing
 
         report = Path(self.clone(Split).input().path).with_name("report.json")
         sources = json.loads(report.read_text()).get("neighbourhood_source", {})
@@ -489,6 +490,7 @@ class RegisterModel(_Stage, _SelectParams):
             price_edges=parts["price_edges"],
             price_rule=parts["price_rule"],
             neighbourhood_source=sources,
+            example=example_listing(rows),
         )
 
 

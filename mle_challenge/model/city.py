@@ -165,8 +165,10 @@ def learn_city(
     price_edges: Sequence[float],
     price_rule: str,
     neighbourhood_source: Mapping[str, int],
+    example: Mapping[str, Any],
 ) -> City:
-    """The city facts of the training rows ``rows`` (the clean table's columns)."""
+    """The city facts of the training rows ``rows`` (the clean table's columns); ``example``
+    is one of them as a request (``features.example_listing``)."""
     groups = rows.groupby(rows["neighbourhood"].astype(str))
     neighbourhoods = {
         str(name): Neighbourhood(
@@ -182,50 +184,5 @@ def learn_city(
         price_rule=price_rule,
         neighbourhood_source={str(k): int(v) for k, v in neighbourhood_source.items()},
         neighbourhoods=dict(sorted(neighbourhoods.items())),
-        example=example_listing(rows),
+        example=dict(example),
     )
-
-
-_EXAMPLE_FIELDS = (
-    "accommodates",
-    "room_type",
-    "beds",
-    "bedrooms",
-    "bathrooms",
-    "neighbourhood",
-    "TV",
-    "Elevator",
-    "Internet",
-    "latitude",
-    "longitude",
-)
-
-
-def example_listing(rows: pd.DataFrame) -> dict[str, Any]:
-    """A typical real training listing, as a ``/classify`` request: every field filled, of the
-    commonest room type and neighbourhood, of median size (the lowest id among equals, so the
-    same rows give the same example)."""
-    complete = rows.dropna(subset=[c for c in _EXAMPLE_FIELDS if c in rows.columns])
-    if complete.empty:
-        complete = rows
-    for column in ("room_type", "neighbourhood"):
-        common = complete[column].astype(str).value_counts()
-        top = sorted(common[common == common.max()].index)[0]
-        complete = complete[complete[column].astype(str) == top]
-    median = complete["accommodates"].median()
-    chosen = complete.assign(_gap=(complete["accommodates"] - median).abs())
-    row = chosen.sort_values(["_gap", "id"]).iloc[0]
-    example: dict[str, Any] = {"id": int(row["id"])}
-    for column in _EXAMPLE_FIELDS:
-        value = row[column]
-        name = column.lower()
-        if pd.isna(value):
-            example[name] = None
-        elif column in ("room_type", "neighbourhood"):
-            example[name] = str(value)
-        elif column in ("latitude", "longitude"):
-            example[name] = round(float(value), 5)
-        else:
-            number = float(value)
-            example[name] = int(number) if number.is_integer() else number
-    return example

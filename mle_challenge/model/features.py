@@ -70,6 +70,35 @@ def to_model_input(clean: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[:, list(API_FEATURES)].reset_index(drop=True)
 
 
+def example_listing(clean: pd.DataFrame) -> dict[str, Any]:
+    """A typical real listing of the clean table, as a ``/classify`` request: every field
+    filled, of the commonest room type and neighbourhood, of median size (the lowest id among
+    equals, so the same rows give the same example)."""
+    rows = to_model_input(clean).assign(id=clean["id"].to_numpy())
+    complete = rows.dropna()
+    if complete.empty:
+        complete = rows
+    for column in CATEGORICAL:
+        common = complete[column].astype(str).value_counts()
+        top = sorted(common[common == common.max()].index)[0]
+        complete = complete[complete[column].astype(str) == top]
+    gap = (complete["accommodates"] - complete["accommodates"].median()).abs()
+    row = complete.assign(_gap=gap).sort_values(["_gap", "id"]).iloc[0]
+    example: dict[str, Any] = {"id": int(row["id"])}
+    for column in API_FEATURES:
+        value = row[column]
+        if pd.isna(value):
+            example[column] = None
+        elif column in CATEGORICAL:
+            example[column] = str(value)
+        elif column in ("latitude", "longitude"):
+            example[column] = round(float(value), 5)
+        else:
+            number = float(value)
+            example[column] = int(number) if number.is_integer() else number
+    return example
+
+
 class ListingFeatures(TransformerMixin, BaseEstimator):
     """API-shaped listings → numeric matrix for tree models.
 

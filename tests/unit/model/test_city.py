@@ -16,7 +16,12 @@ from mle_challenge.model.city import (
     neighbourhood_order,
     price_peak,
 )
-from mle_challenge.model.features import ListingFeatures, input_area, to_model_input
+from mle_challenge.model.features import (
+    ListingFeatures,
+    example_listing,
+    input_area,
+    to_model_input,
+)
 from mle_challenge.model.schema import listing_model
 
 pytestmark = pytest.mark.unit
@@ -82,6 +87,7 @@ def test_city_facts_round_trip_and_give_a_valid_example() -> None:
         price_edges=(90.0, 180.0, 400.0),
         price_rule="fixed",
         neighbourhood_source={"neighbourhood_cleansed": len(table)},
+        example=example_listing(table),
     )
     assert City.from_dict(city.as_dict()) == city
     assert city.neighbourhood_column == "neighbourhood_cleansed"
