@@ -104,8 +104,18 @@ from packaging.requirements import Requirement
 
 from mle_challenge.serving.bento import pinned_closure
 
-roots = [Requirement(r).name for r in distribution("mle-challenge").requires or []
-         if "extra ==" not in r and "extra==" not in r]
+roots: list[str] = []
+for line in distribution("mle-challenge").requires or []:
+    requirement = Requirement(line)
+    if requirement.marker is not None and "extra" in str(requirement.marker):
+        continue  # the dev extra
+    roots.append(requirement.name)
+    # pinned_closure does not follow extras: psycopg[binary] needs psycopg-binary (libpq).
+    for extra in requirement.extras:
+        for sub in distribution(requirement.name).requires or []:
+            needed = Requirement(sub)
+            if needed.marker is not None and needed.marker.evaluate({"extra": extra}):
+                roots.append(needed.name)
 for name, version in sorted(pinned_closure(roots).items()):
     print(f"{name}=={version}")
 PY

@@ -12,13 +12,13 @@ cat >/tmp/s3.json <<JSON
   "secretKey": "$S3_SECRET_KEY"}], "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
 JSON
 (
-  # The bucket is made through `weed shell` once the master and filer answer; the volume
-  # keeps it, so later starts find it there.
+  # The bucket is made through `weed shell` once the master and filer answer. The volume
+  # keeps it, and on a later start the create fails ("already exists"): the list decides.
   for _ in $(seq 120); do
-    if echo "s3.bucket.create -name $S3_BUCKET" | weed shell -master=localhost:9333 \
-         >/tmp/bucket.log 2>&1 \
-       && echo "s3.bucket.list" | weed shell -master=localhost:9333 2>/dev/null \
-         | grep -q "$S3_BUCKET"; then
+    echo "s3.bucket.create -name $S3_BUCKET" | weed shell -master=localhost:9333 \
+      >/tmp/bucket.log 2>&1 || true
+    if echo "s3.bucket.list" | weed shell -master=localhost:9333 2>/dev/null \
+         | grep -qw "$S3_BUCKET"; then
       touch /tmp/ready
       exit 0
     fi
