@@ -137,7 +137,9 @@ clean() {
   fi
   if [ -f "$env_file" ]; then
     compose down --volumes --remove-orphans
-  else # compose needs the variables to parse the file; the volumes are found by name
+  else # compose needs the variables to parse the file: find what is left by its labels
+    docker ps -aq --filter "label=com.docker.compose.project=$project" \
+      | xargs -r docker rm -f >/dev/null
     docker volume ls -q --filter "label=com.docker.compose.project=$project" \
       | xargs -r docker volume rm >/dev/null
   fi
