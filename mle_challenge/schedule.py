@@ -447,6 +447,21 @@ class ScheduleMetrics:
             if record.outcome in SUCCESS:
                 self._success.set(record.ended.timestamp())
 
+    def recall(self, history: Iterable[Mapping[str, Any]]) -> None:
+        """Start from the last successful run in ``history``, which outlives this process: a
+        restarted scheduler must not look like one that never trained (an alert on this gauge
+        would fire after every restart)."""
+        ended = [
+            datetime.fromisoformat(str(event["ended"]))
+            for event in history
+            if event.get("action") == "run"
+            and event.get("outcome") in SUCCESS
+            and event.get("ended")
+        ]
+        if ended:
+            with self._lock:
+                self._success.set(max(ended).timestamp())
+
     def monitored(self, summary: Mapping[str, Any]) -> None:
         """Serve this monitoring summary's gauges (``mle_drift_share``...) from now on."""
         from mle_challenge.monitoring.report import fill_gauges
@@ -822,6 +837,12 @@ def serve(
 ) -> int:
     """Run on ``trigger`` until SIGTERM or SIGINT; serve /metrics and /healthz meanwhile."""
     metrics = ScheduleMetrics()
+    try:
+        from mle_challenge.lifecycle import production
+
+        metrics.recall(production.history(options.model_name))
+    except Exception:  # the registry out of reach: the gauge starts at 0, the runs go on
+        log.warning("could not read the history: the last success is unknown until a run")
     runner = Runner(options, metrics)
     scheduler = build_scheduler(runner, trigger, monitor_every)
     metrics.next_run = lambda: next_run_time(scheduler)

@@ -541,3 +541,23 @@ def test_shared_outputs_go_to_training_as_given_and_the_lock_stays_local() -> No
     command = Runner(options, ScheduleMetrics()).train_command(Path("s.json"))
     assert command[command.index("--outputs") + 1] == "s3://bucket/shared"
     assert options.folder == state_dir() / "outputs" / "bucket" / "shared" / "schedule"
+
+
+def test_a_restarted_scheduler_recalls_its_last_success_from_the_history() -> None:
+    """Check `recall`: the last promoted or unchanged run of the history sets the gauge the
+    no-successful-training alert reads; skipped and failed runs and other events do not."""
+    metrics = ScheduleMetrics()
+    metrics.recall(
+        [
+            {"action": "run", "outcome": "promoted", "ended": "2026-11-01T03:00:00+00:00"},
+            {"action": "run", "outcome": "unchanged", "ended": "2026-11-08T03:00:00+00:00"},
+            {"action": "run", "outcome": "error", "ended": "2026-11-15T03:00:00+00:00"},
+            {"action": "run", "outcome": "skipped", "ended": "2026-11-15T03:00:01+00:00"},
+            {"action": "promote", "time": "2026-11-16T00:00:00+00:00"},
+        ]
+    )
+    text = metrics.exposition().decode()
+    expected = datetime(2026, 11, 8, 3, tzinfo=UTC).timestamp()
+    assert _sample(text, "mle_schedule_last_success_timestamp_seconds") == expected
+    assert metrics.last is None  # the last run's outcome is this process's own
+    ScheduleMetrics().recall([])  # an empty history leaves 0 (never)
