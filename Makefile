@@ -105,6 +105,23 @@ run-docker: docker-engine ## Run image BENTO_TAG on 127.0.0.1:$(PORT)
 	@test -n "$(BENTO_TAG)" || { echo "usage: make run-docker BENTO_TAG=price_classifier_service:<version> [PORT=3000]"; exit 2; }
 	docker run --rm -p 127.0.0.1:$(PORT):3000 $(BENTO_TAG)
 
+.PHONY: stack-up
+stack-up: $(STAMP) docker-engine ## The whole system in containers (deploy/compose): build what is missing, start, wait, print URLs
+	@docker image inspect $(LOCAL_BASE) >/dev/null 2>&1 || $(MAKE) --no-print-directory base-image
+	PYTHON=$(abspath $(PY)) bash deploy/compose/stack.sh up
+
+.PHONY: stack-demo
+stack-demo: ## The story on the running stack, step by step: train, serve, log, drift, retrain, follow
+	bash deploy/compose/stack.sh demo
+
+.PHONY: stack-down
+stack-down: ## Stop the stack; its volumes (models, prediction log, metrics) stay
+	bash deploy/compose/stack.sh down
+
+.PHONY: stack-clean
+stack-clean: ## Remove the stack with its volumes and secrets, after asking (YES=1: no question)
+	YES=$(YES) bash deploy/compose/stack.sh clean
+
 .PHONY: docs
 docs: $(STAMP) ## Regenerate docs/openapi.yaml from the service (needs a registered model)
 	MLE_MODEL_TAG=$(MODEL_TAG) $(BIN)/mle-challenge openapi --output docs/openapi.yaml

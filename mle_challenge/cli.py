@@ -517,7 +517,7 @@ def schedule_command(
     options = schedule.Options(
         listings=source,
         params=str(params.path),  # every run's `train` reads this very file, wherever it runs
-        outputs=Path(outputs),
+        outputs=outputs,
         model_name=model_name or load_params(params.path).registry.model_name,
         trigger="run now (--once)" if once else (f"cron {cron}" if cron else f"every {every:g} s"),
         workers=workers,

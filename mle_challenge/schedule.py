@@ -258,7 +258,7 @@ class Options:
 
     listings: str
     params: str
-    outputs: Path
+    outputs: str | Path  # as given: a folder, or s3://bucket/prefix shared by several machines
     model_name: str  # --model-name, else params.yaml's register.model_name: whose alias and
     # history the runs use
     trigger: str  # why a scheduled run runs, for its record: "cron 0 3 * * 1", "once"
@@ -271,7 +271,11 @@ class Options:
 
     @property
     def folder(self) -> Path:
-        return self.outputs / "schedule"
+        """The lock, the run logs and the reports: under the outputs' folder, or under this
+        machine's mirror of shared outputs (a lock must be a local file to be flock'ed)."""
+        from mle_challenge.lifecycle.outputs import Outputs
+
+        return Outputs(str(self.outputs)).local / "schedule"
 
 
 # --- the training child process ---
@@ -442,6 +446,21 @@ class ScheduleMetrics:
                 self._seconds.set(record.seconds)
             if record.outcome in SUCCESS:
                 self._success.set(record.ended.timestamp())
+
+    def recall(self, history: Iterable[Mapping[str, Any]]) -> None:
+        """Start from the last successful run in ``history``, which outlives this process: a
+        restarted scheduler must not look like one that never trained (an alert on this gauge
+        would fire after every restart)."""
+        ended = [
+            datetime.fromisoformat(str(event["ended"]))
+            for event in history
+            if event.get("action") == "run"
+            and event.get("outcome") in SUCCESS
+            and event.get("ended")
+        ]
+        if ended:
+            with self._lock:
+                self._success.set(max(ended).timestamp())
 
     def monitored(self, summary: Mapping[str, Any]) -> None:
         """Serve this monitoring summary's gauges (``mle_drift_share``...) from now on."""
@@ -737,9 +756,8 @@ def build_scheduler(
 
     def check() -> None:
         found = runner.check()
-        if found.drift and runner.request(f"drift: {'; '.join(found.drift)}"):
-            with contextlib.suppress(Exception):  # the scheduler is shutting down
-                scheduler.modify_job(RUN_JOB, next_run_time=_now())
+        if found.drift:
+            run_now(scheduler, runner, f"drift: {'; '.join(found.drift)}")
 
     if monitor_every is not None:
         every = IntervalTrigger(seconds=monitor_every.total_seconds(), timezone=UTC)
@@ -751,6 +769,14 @@ def build_scheduler(
 
     scheduler.add_listener(skipped, EVENT_JOB_MAX_INSTANCES)
     return scheduler
+
+
+def run_now(scheduler: BackgroundScheduler, runner: _Runs, reason: str) -> None:
+    """Start a run at once, recorded with ``reason``; the cron schedule carries on after it.
+    A run already going makes this one ``skipped`` (one at a time)."""
+    if runner.request(reason):
+        with contextlib.suppress(Exception):  # the scheduler is shutting down
+            scheduler.modify_job(RUN_JOB, next_run_time=_now())
 
 
 def _due(event: JobSubmissionEvent) -> str:
@@ -811,19 +837,35 @@ def serve(
 ) -> int:
     """Run on ``trigger`` until SIGTERM or SIGINT; serve /metrics and /healthz meanwhile."""
     metrics = ScheduleMetrics()
+    try:
+        from mle_challenge.lifecycle import production
+
+        metrics.recall(production.history(options.model_name))
+    except Exception:  # the registry out of reach: the gauge starts at 0, the runs go on
+        log.warning("could not read the history: the last success is unknown until a run")
     runner = Runner(options, metrics)
     scheduler = build_scheduler(runner, trigger, monitor_every)
     metrics.next_run = lambda: next_run_time(scheduler)
     server = start_http(make_app(metrics), host, port)
+    # SIGUSR1 asks for a run now (`docker kill -s USR1`, `kill -USR1 PID`): an operator who
+    # uploaded a new scrape need not wait for the tick. The handler only sets a flag: the
+    # scheduler's locks are taken here, in the loop, never inside a signal handler.
+    asked = threading.Event()
+    previous = signal.signal(signal.SIGUSR1, lambda *_: asked.set())
     with stop_on_signals() as stop:
         scheduler.start()
         log.info(
-            "scheduled %s on %s (%s); next run %s; /metrics and /healthz on http://%s:%d",
+            "scheduled %s on %s (%s); next run %s; /metrics and /healthz on http://%s:%d; "
+            "SIGUSR1 runs now",
             options.listings, options.trigger, options.model_name,
             metrics.health()["next_run"], host, server.server_port,
         )  # fmt: skip
         while not stop.wait(1.0):
-            pass
+            if asked.is_set():
+                asked.clear()
+                log.info("SIGUSR1: a run now")
+                run_now(scheduler, runner, "run now (SIGUSR1)")
+        signal.signal(signal.SIGUSR1, previous)
         log.info("stopping: the scheduler, a running training, then the HTTP server")
         scheduler.pause()
         runner.stop()

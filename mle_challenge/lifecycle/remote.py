@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import os
 import tarfile
 import tempfile
 import zlib
@@ -172,13 +173,14 @@ def safe_extract(archive: Path, into: Path) -> None:
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(into, filter="data")
             else:
-                # Python before 3.11.4 (Debian bookworm's 3.11.2, the images' base) has no
-                # filters. The checks above refuse what "data" refuses (links, devices, paths
-                # out of the folder); what is left is to drop the modes "data" drops.
-                members = tar.getmembers()
-                for member in members:
-                    member.mode = (member.mode & 0o755) | (0o700 if member.isdir() else 0o600)
-                tar.extractall(into, members=members)
+                # Python before 3.11.4 has no extraction filters, and Debian bookworm's 3.11.2
+                # is the interpreter of the images built on mle-challenge-base. The checks
+                # above refuse what "data" would; what it would also change is done here.
+                for member in tar.getmembers():
+                    member.mode &= 0o755  # no setuid, setgid, sticky or world-writable bits
+                    member.uid, member.gid = os.getuid(), os.getgid()
+                    member.uname = member.gname = ""
+                tar.extractall(into)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].rstrip(":")
         raise TransferError(f"archive {archive.name} is damaged or not a tar.gz: {reason}") from exc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import os
+import secrets
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -13,7 +13,10 @@ from mle_challenge.lifecycle.store import state_dir
 from mle_challenge.model.schema import Classification
 from mle_challenge.monitoring.log import Answered, PredictionLog, resolve_url
 
-_WORKER = f"{os.getpid():x}{int(time.time()):x}"  # unique across workers and restarts
+# Unique across workers, restarts and machines. A pid and a start second were not: replicas
+# in containers started together have the same pid and second, their request ids matched, and
+# the log's duplicate check skipped one replica's rows as replays.
+_WORKER = secrets.token_hex(6)
 _REQUESTS = itertools.count()
 
 
@@ -34,7 +37,7 @@ def record_answers(
     """Hand one request's answers to the log: one row each, under one request id.
 
     On the request path, so only cheap work: the validated fields as they are (pydantic keeps
-    them in ``__dict__``), and an id from the worker's pid and a counter.
+    them in ``__dict__``), and an id from the worker's random prefix and a counter.
     """
     if log is None:
         return

@@ -513,3 +513,51 @@ def test_drift_found_between_runs_starts_a_run_at_once(
     assert _history(runner.options)[0]["reason"].startswith("drift: m:1")
     next_run = schedule.next_run_time(scheduler)
     assert next_run is not None and (next_run.month, next_run.day, next_run.hour) == (1, 1, 3)
+
+
+def test_run_now_starts_a_run_with_its_reason_and_the_schedule_goes_on(
+    tmp_path: Path, started: Callable[..., Any]
+) -> None:
+    """Check `run_now` (SIGUSR1 in the long-running process): one run at once, recorded with
+    the reason given, and the cron schedule's next tick is still the one it was."""
+    runner = Blocking(_options(tmp_path))
+    runner.release.set()
+    yearly = schedule.parse_cron("0 3 1 1 *")
+    scheduler = started(runner, yearly)
+    schedule.run_now(scheduler, runner, "run now (SIGUSR1)")
+    _wait_for(lambda: bool(_history(runner.options)))
+    assert runner.triggers == ["run now (SIGUSR1)"]
+    assert _history(runner.options)[0]["reason"].startswith("run now (SIGUSR1)")
+    next_run = schedule.next_run_time(scheduler)
+    assert next_run is not None and (next_run.month, next_run.day, next_run.hour) == (1, 1, 3)
+
+
+def test_shared_outputs_go_to_training_as_given_and_the_lock_stays_local() -> None:
+    """Check `schedule --outputs s3://...`: the training child gets the URL itself (a Path
+    would make it s3:/...), and the lock and run logs live in this machine's mirror."""
+    from mle_challenge.lifecycle.store import state_dir
+
+    options = Options("l.csv", "p.yaml", "s3://bucket/shared", "m", "cron 0 3 * * 1")
+    command = Runner(options, ScheduleMetrics()).train_command(Path("s.json"))
+    assert command[command.index("--outputs") + 1] == "s3://bucket/shared"
+    assert options.folder == state_dir() / "outputs" / "bucket" / "shared" / "schedule"
+
+
+def test_a_restarted_scheduler_recalls_its_last_success_from_the_history() -> None:
+    """Check `recall`: the last promoted or unchanged run of the history sets the gauge the
+    no-successful-training alert reads; skipped and failed runs and other events do not."""
+    metrics = ScheduleMetrics()
+    metrics.recall(
+        [
+            {"action": "run", "outcome": "promoted", "ended": "2026-11-01T03:00:00+00:00"},
+            {"action": "run", "outcome": "unchanged", "ended": "2026-11-08T03:00:00+00:00"},
+            {"action": "run", "outcome": "error", "ended": "2026-11-15T03:00:00+00:00"},
+            {"action": "run", "outcome": "skipped", "ended": "2026-11-15T03:00:01+00:00"},
+            {"action": "promote", "time": "2026-11-16T00:00:00+00:00"},
+        ]
+    )
+    text = metrics.exposition().decode()
+    expected = datetime(2026, 11, 8, 3, tzinfo=UTC).timestamp()
+    assert _sample(text, "mle_schedule_last_success_timestamp_seconds") == expected
+    assert metrics.last is None  # the last run's outcome is this process's own
+    ScheduleMetrics().recall([])  # an empty history leaves 0 (never)
