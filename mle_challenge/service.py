@@ -17,9 +17,9 @@ import bentoml
 from fastapi import FastAPI, HTTPException
 from pydantic import Field, TypeAdapter
 
-from mle_challenge import PRICE_BINS
 from mle_challenge.config import get_settings
-from mle_challenge.lifecycle.registry import model_area, model_categories, model_city
+from mle_challenge.lifecycle.registry import model_contract
+from mle_challenge.model.city import edges_of
 from mle_challenge.model.predictor import Predictor
 from mle_challenge.model.schema import (
     EXAMPLE_LISTING,
@@ -48,10 +48,9 @@ _settings = get_settings()
 MODEL_TAG = served_model_tag(_settings.model_tag, _settings.model_name)
 FOLLOW = follows_production(_settings.follow_production)
 MAX_BATCH = _settings.max_batch
-_city = model_city(MODEL_TAG)
-_Strict = listing_model(
-    model_categories(MODEL_TAG), model_area(MODEL_TAG), _city.example if _city else None
-)
+_contract = model_contract(MODEL_TAG)
+_city = _contract.city
+_Strict = listing_model(_contract.categories, _contract.area, _city.example if _city else None)
 # Following production, the categories change with the model: BentoML's own parsing takes any
 # text there, and the request guard, which sees every request first, checks them against the
 # model serving at the time.
@@ -220,7 +219,7 @@ def published_document() -> dict[str, Any]:
         edges, example = _served.predictor.price_edges, _served.predictor.example
     else:  # `mle-challenge openapi`, outside a worker: from the model's metadata
         listing, tag = _Strict, MODEL_TAG
-        edges = _city.price_edges if _city else PRICE_BINS
+        edges = edges_of(_city)
         example = _city.example if _city else EXAMPLE_LISTING
     batch = Annotated[list[listing], Field(min_length=1, max_length=MAX_BATCH)]  # type: ignore[valid-type]
     return published(

@@ -17,7 +17,7 @@ def batch_window(output: str, input_source: str | None, log_url: str | None) -> 
     """The rows ``mle-challenge predict`` predicted into ``output``, with the fields it read
     from its input (``input_source``, or the input the prediction log recorded for the run)."""
     from mle_challenge.batch.predict import api_chunks, check_rows
-    from mle_challenge.lifecycle.registry import model_area, model_categories
+    from mle_challenge.lifecycle.registry import model_contract
 
     run = last_batch_run(log_url, output) if log_url else None
     source = input_source or (run or {}).get("input")
@@ -36,10 +36,10 @@ def batch_window(output: str, input_source: str | None, log_url: str | None) -> 
     models = predicted["model"].dropna().unique()
     if len(models) != 1:
         raise DataValidationError(f"{output} holds predictions of {len(models)} models; expected 1")
-    categories, area = model_categories(str(models[0])), model_area(str(models[0]))
+    contract = model_contract(str(models[0]))
     parts = []
     for chunk in api_chunks(source):
-        rows, reasons = check_rows(chunk.rows, categories, area)
+        rows, reasons = check_rows(chunk.rows, contract.categories, contract.area)
         parts.append(rows[reasons.isna().to_numpy()])
     listings = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     frame = predicted[["id", "price_category", "model"]].merge(listings, on="id", how="inner")

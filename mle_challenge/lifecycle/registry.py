@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import subprocess
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -186,32 +187,39 @@ def exact_tag(get: Callable[[str], Any], wanted: str, kind: str, hint: str) -> s
         raise RegistryError(f"invalid {kind} tag {wanted!r}: {exc}") from exc
 
 
-def model_categories(tag: str) -> dict[str, list[str]]:
-    """Input categories of a registered model, from its metadata (without unpickling it)."""
+@dataclass(frozen=True)
+class ModelContract:
+    """What a registered model accepts and knows of its city, from its metadata."""
+
+    categories: dict[str, list[str]]
+    area: Area  # New York's for models registered before areas were learned
+    city: City | None  # None: registered before it saved its city
+
+
+def model_contract(tag: str) -> ModelContract:
+    """A registered model's contract, from one read of its metadata (without unpickling it,
+    unless it was registered before its categories were saved)."""
     import bentoml
 
     stored = bentoml.models.get(tag)
-    categories: Any = stored.info.metadata.get("categories")
+    metadata = stored.info.metadata
+    categories: Any = metadata.get("categories")
     if isinstance(categories, dict):
-        return {str(k): [str(x) for x in v] for k, v in categories.items()}
-    return input_categories(bentoml.sklearn.load_model(stored))  # registered before we saved them
+        known = {str(k): [str(x) for x in v] for k, v in categories.items()}
+    else:
+        known = input_categories(bentoml.sklearn.load_model(stored))
+    area: Any = metadata.get("area")
+    city: Any = metadata.get("city")
+    return ModelContract(
+        categories=known,
+        area=Area.from_dict(area) if isinstance(area, dict) else NYC_AREA,
+        city=City.from_dict(city) if isinstance(city, dict) else None,
+    )
 
 
-def model_city(tag: str) -> City | None:
-    """What a registered model saved about its city (None: registered before it saved that)."""
-    import bentoml
-
-    city: Any = bentoml.models.get(tag).info.metadata.get("city")
-    return City.from_dict(city) if isinstance(city, dict) else None
-
-
-def model_area(tag: str) -> Area:
-    """The coordinates a registered model accepts, from its metadata (models registered before
-    areas were learned accept New York's)."""
-    import bentoml
-
-    area: Any = bentoml.models.get(tag).info.metadata.get("area")
-    return Area.from_dict(area) if isinstance(area, dict) else NYC_AREA
+def model_categories(tag: str) -> dict[str, list[str]]:
+    """Input categories of a registered model, from its metadata."""
+    return model_contract(tag).categories
 
 
 def resolve_bento(bento_tag: str | None) -> str:

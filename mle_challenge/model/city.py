@@ -155,8 +155,9 @@ class City:
         return [k for _, k in sorted(enough)]
 
 
-# The legacy city: models registered before cities were learned were trained on NYC's bins.
-LEGACY_EDGES = PRICE_BINS
+def edges_of(city: City | None) -> tuple[float, ...]:
+    """The price edges of a model's city; NYC's for models that saved none (they were cut so)."""
+    return city.price_edges if city is not None else PRICE_BINS
 
 
 def learn_city(

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mle_challenge import CATEGORIES
-from mle_challenge.model.city import LEGACY_EDGES, Area, City
+from mle_challenge.model.city import Area, City, edges_of
 from mle_challenge.model.decision import decide, describe, unwrap
 from mle_challenge.model.fastpath import CompiledBoosting
 from mle_challenge.model.features import (
@@ -104,8 +104,7 @@ class Predictor:
     @property
     def price_edges(self) -> tuple[float, ...]:
         """The upper prices of Low, Mid and High its categories were cut by."""
-        city = self.city
-        return city.price_edges if city is not None else LEGACY_EDGES
+        return edges_of(self.city)
 
     @property
     def example(self) -> dict[str, Any]:

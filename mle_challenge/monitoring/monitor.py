@@ -24,6 +24,7 @@ from mle_challenge import CATEGORIES, PRICE_BINS
 from mle_challenge.config import MonitorParams
 from mle_challenge.data.clean import Actuals
 from mle_challenge.errors import MleError
+from mle_challenge.model.city import edges_of
 from mle_challenge.model.features import API_FEATURES
 from mle_challenge.monitoring import drift as drift_
 from mle_challenge.monitoring.log import hidden_url, read_predictions
@@ -116,13 +117,12 @@ def _price_edges(tag: str) -> tuple[float, ...]:
     """The price edges ``tag``'s categories were cut by (NYC's when it saved none or is gone)."""
     from bentoml.exceptions import BentoMLException
 
-    from mle_challenge.lifecycle.registry import model_city
+    from mle_challenge.lifecycle.registry import model_contract
 
     try:
-        city = model_city(tag)
+        return edges_of(model_contract(tag).city)
     except (BentoMLException, ValueError):  # not in this store: judged by the default edges
         return PRICE_BINS
-    return city.price_edges if city is not None else PRICE_BINS
 
 
 def _buckets(logged: pd.Series) -> pd.Series:

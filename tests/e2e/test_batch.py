@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from mle_challenge.lifecycle.registry import model_area
+from mle_challenge.lifecycle.registry import model_contract
 
 pytestmark = [pytest.mark.e2e]
 
@@ -75,7 +75,7 @@ def test_raw_listings_in_chunks_with_rejects(registered: Any, tmp_path: Path) ->
     assert len(predictions) == 2497 and predictions["id"].is_unique
     assert set(predictions["model"]) == {registered.tag}
     rejects = pd.read_csv(tmp_path / "predictions.rejects.csv", dtype=str)
-    area = model_area(registered.tag)  # learned from the synthetic training listings
+    area = model_contract(registered.tag).area  # learned from the synthetic training listings
     assert sorted(rejects["reason"]) == [
         "latitude out of range [-90, 90]",
         f"latitude outside the model's training area [{area.latitude[0]}, {area.latitude[1]}]",
