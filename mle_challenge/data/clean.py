@@ -19,7 +19,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mle_challenge import CATEGORIES, PRICE_BINS
-from mle_challenge.data.sources import is_remote, read_csv_strings
+from mle_challenge.data.sources import modified_at, read_csv_strings
 from mle_challenge.errors import DataValidationError
 
 MIN_PRICE = 10.0
@@ -592,10 +591,13 @@ def _scrape_time(source: str, raw: pd.DataFrame, given: datetime | None) -> tupl
             # The scrape's last day ends after any prediction made on it.
             end = dates.max().to_pydatetime() + timedelta(days=1)
             return end, "the file's latest last_scraped date (end of day)"
-    if not is_remote(source) and Path(source).is_file():
-        mtime = datetime.fromtimestamp(Path(source).stat().st_mtime, UTC)
-        return mtime, "the file's modification time (it has no last_scraped dates)"
+    # A file without dates was written when it was scraped: a local file's mtime, an S3
+    # object's upload time. HTTP servers need not say, and a guess would join the wrong rows.
+    written = modified_at(source)
+    if written is not None:
+        return written, "the file's modification time (it has no last_scraped dates)"
     raise DataValidationError(
-        f"{source} has no last_scraped dates, so when its prices were observed is unknown: "
-        "pass --scraped-at YYYY-MM-DD (predictions logged before it are joined)."
+        f"{source} has no last_scraped dates and its store does not say when it was written, "
+        "so when its prices were observed is unknown: pass --scraped-at YYYY-MM-DD "
+        "(predictions logged before it are joined)."
     )

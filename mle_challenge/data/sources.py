@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +64,33 @@ def file_sha256(source: str) -> str:
         hint = "check the URL and credentials" if is_remote(source) else "check the path"
         raise SourceError(f"cannot read {source}: {exc}; {hint}.") from exc
     return digest.hexdigest()
+
+
+def _filesystem(source: str) -> tuple[Any, str]:
+    from fsspec.core import url_to_fs
+
+    return url_to_fs(source, **(storage_options(source) or {}))
+
+
+def source_exists(source: str) -> bool:
+    """Whether ``source`` is there; a store that cannot be asked is a :class:`SourceError`
+    (absent and unreachable are not the same news)."""
+    with _reading(source):
+        fs, path = _filesystem(source)
+        return bool(fs.exists(path))
+
+
+def modified_at(source: str) -> datetime | None:
+    """When ``source`` was last written (a local file's mtime, an S3 object's LastModified),
+    in UTC; None where its store does not say (HTTP)."""
+    try:
+        fs, path = _filesystem(source)
+        when = fs.modified(path)
+    except (NotImplementedError, IsADirectoryError, FileNotFoundError, OSError):
+        return None
+    if not isinstance(when, datetime):
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def read_csv_strings(source: str, columns: Callable[[str], bool] | None = None) -> pd.DataFrame:

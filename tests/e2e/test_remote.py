@@ -273,3 +273,41 @@ def test_server_stopped_mid_way(registered: Any, tmp_path: Path) -> None:
     assert _models_in(home) == []
     again = _cli("models", "push", registered.tag, "s3://mle-bucket/t2", env=env)
     assert again.returncode == 2 and "Traceback" not in again.stderr
+
+
+def test_a_later_file_on_s3_is_dated_by_its_upload_and_its_absence_is_no_error(
+    s3: S3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Check what the scheduler's --actuals needs of S3: an object without last_scraped dates
+    was scraped when it was uploaded (LastModified), one not there yet is absent (not an
+    error), and an unreachable store is a clear error, not "absent"."""
+    from datetime import UTC, datetime, timedelta
+
+    from mle_challenge.config import get_settings
+    from mle_challenge.data.clean import read_actuals
+    from mle_challenge.data.sources import modified_at, source_exists
+    from mle_challenge.errors import SourceError
+
+    for key, value in s3.env().items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    try:
+        url = f"s3://mle-bucket/actuals-{os.getpid()}/latest.csv"
+        assert not source_exists(url)
+        local = tmp_path / "latest.csv"
+        local.write_text("id,price\n1,$50.00\n2,$150.00\n")
+        before = datetime.now(UTC)
+        s3.fs().put_file(str(local), url.removeprefix("s3://"))
+        assert source_exists(url)
+        uploaded = modified_at(url)
+        assert uploaded is not None and abs(uploaded - before) < timedelta(seconds=30)
+        actuals = read_actuals(url)
+        assert actuals.scraped_at == uploaded and "modification time" in actuals.scraped_from
+        assert actuals.table["category"].tolist() == ["Low", "Mid"]
+
+        monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+        get_settings.cache_clear()
+        with pytest.raises(SourceError, match="cannot read s3://"):
+            source_exists(url)
+    finally:
+        get_settings.cache_clear()
