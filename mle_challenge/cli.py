@@ -461,7 +461,13 @@ def monitor_command(
 @click.option(
     "--monitor-every", default=None, help="Monitoring between runs: 30m, 1h... or off. [1h]"
 )
-@click.option("--actuals", default=None, help="With --monitor: a later listings file.")
+@click.option(
+    "--actuals",
+    default=None,
+    help="With --monitor: the listings file whose prices are the realized outcomes of the "
+    "logged predictions, e.g. the same URL as --listings (each new scrape prices what was "
+    "predicted before it). Monitoring measures drift alone while it is absent.",
+)
 @click.option(
     "--timeout",
     "run_timeout",

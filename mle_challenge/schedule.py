@@ -28,6 +28,7 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any, Literal, Protocol, get_args
@@ -225,6 +226,22 @@ def _weekday(text: str) -> int:
     raise ValueError(f"day of week {text!r}: use 0-7 (0 and 7 are Sunday) or sun..sat")
 
 
+def trigger_period(trigger: BaseTrigger, now: datetime, fires: int = 13) -> float | None:
+    """The longest gap, in seconds, between the trigger's next ``fires`` fire times (a monthly
+    line's gaps are 28 to 31 days: an alert on lateness must allow the longest); None when it
+    fires fewer than twice."""
+    times: list[datetime] = []
+    previous, after = None, now
+    while len(times) < fires:
+        fire = trigger.get_next_fire_time(previous, after)
+        if fire is None:
+            break
+        times.append(fire)
+        previous, after = fire, fire + timedelta(seconds=1)
+    gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
+    return max(gaps) if gaps else None
+
+
 def every_seconds(seconds: float) -> IntervalTrigger:
     """A run every ``seconds``, the first one ``seconds`` from now (the hidden ``--every``, for
     tests: a cron line fires at most once a minute)."""
@@ -416,6 +433,11 @@ class ScheduleMetrics:
             "mle_schedule_next_run_timestamp_seconds", "When the next run is due.", registry=r
         )
         self._next.set_function(self._next_timestamp)
+        self._period = Gauge(
+            "mle_schedule_period_seconds",
+            "The longest time between two scheduled runs: alert rules measure lateness in it.",
+            registry=r,
+        )
         self._monitor_failures = Counter(
             "mle_schedule_monitor_failures", "Monitoring runs that raised.", registry=r
         )
@@ -461,6 +483,9 @@ class ScheduleMetrics:
         if ended:
             with self._lock:
                 self._success.set(max(ended).timestamp())
+
+    def set_period(self, seconds: float) -> None:
+        self._period.set(seconds)
 
     def monitored(self, summary: Mapping[str, Any]) -> None:
         """Serve this monitoring summary's gauges (``mle_drift_share``...) from now on."""
@@ -678,15 +703,22 @@ class Runner:
         """One monitoring run of the prediction log, its gauges served from now on. Between
         runs (``--monitor-every``) its report goes to ``monitor/last-check/``, replaced each
         time. A failure is logged, counted and returned: monitoring never stops a run."""
+        from mle_challenge.data.sources import source_exists
         from mle_challenge.pipeline import run_monitor
 
         folder = report or self.options.folder / "monitor" / "last-check"
+        actuals = self.options.actuals
         try:
+            if actuals is not None and not source_exists(actuals):
+                # The next scrape is not out yet: drift is measured meanwhile, and realized
+                # performance once it is.
+                log.info("monitoring without realized performance: %s is not there yet", actuals)
+                actuals = None
             summary = run_monitor(
                 folder,
                 params_path=self.options.params,
                 since=self.options.monitor_since,
-                actuals=self.options.actuals,
+                actuals=actuals,
             )
         except Exception as exc:
             log.exception("monitoring failed")
@@ -828,6 +860,21 @@ def run_once(options: Options) -> RunRecord:
     return done[0]
 
 
+def recall_monitoring(metrics: ScheduleMetrics, folder: Path) -> None:
+    """Serve the newest monitoring summary under ``folder`` (a run's, or the last check's) until
+    the next check: a restarted scheduler must not drop its drift and realized-accuracy gauges
+    for an hour. ``mle_monitor_timestamp_seconds`` says how old they are."""
+    summaries = sorted(folder.glob("*/summary.json"), key=lambda p: p.stat().st_mtime)
+    for path in reversed(summaries):
+        try:
+            metrics.monitored(json.loads(path.read_text()))
+        except (OSError, ValueError, KeyError, TypeError):  # half-written, or an old format
+            log.warning("could not read the monitoring summary %s: skipped", path)
+            continue
+        log.info("monitoring gauges from %s until the next check", path)
+        return
+
+
 def serve(
     options: Options,
     trigger: BaseTrigger,
@@ -843,6 +890,11 @@ def serve(
         metrics.recall(production.history(options.model_name))
     except Exception:  # the registry out of reach: the gauge starts at 0, the runs go on
         log.warning("could not read the history: the last success is unknown until a run")
+    period = trigger_period(trigger, _now())
+    if period is not None:
+        metrics.set_period(period)
+    if options.monitor:
+        recall_monitoring(metrics, options.folder / "monitor")
     runner = Runner(options, metrics)
     scheduler = build_scheduler(runner, trigger, monitor_every)
     metrics.next_run = lambda: next_run_time(scheduler)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -239,6 +240,9 @@ def fill_gauges(summary: Mapping[str, Any], registry: Any) -> None:
 
     alarm = gauge("mle_monitor_alarm", "1 when the last monitoring run passed a threshold.")
     alarm.set(1 if summary["alarm"] else 0)
+    if "created_at" in summary:
+        made = gauge("mle_monitor_timestamp_seconds", "When the monitoring run ran (Unix time).")
+        made.set(datetime.fromisoformat(str(summary["created_at"])).timestamp())
     _drift_gauges(summary, gauge)
     realized = summary.get("realized")
     if realized:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 import threading
 import time
@@ -101,6 +102,17 @@ def test_cron_lines_fire_when_cron_would(line: str, first: str, second: str) -> 
     two = trigger.get_next_fire_time(one, one + timedelta(seconds=1))
     assert (one.isoformat()[:16], two.isoformat()[:16]) == (first, second)
     assert one.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("line", "days"),
+    [("0 3 * * 1", 7), ("30 4 * * mon-fri", 3), ("0 6 1 * *", 31), ("*/15 * * * *", 1 / 96)],
+)
+def test_the_period_is_the_longest_gap_between_fires(line: str, days: float) -> None:
+    """Check the period an alert measures lateness in: a week for a weekly line, the weekend
+    for weekdays, the longest month for a monthly line."""
+    assert schedule.trigger_period(schedule.parse_cron(line), T0) == days * 86400
+    assert schedule.trigger_period(schedule.every_seconds(90), T0) == 90
 
 
 @pytest.mark.parametrize(
@@ -357,6 +369,34 @@ def test_a_run_monitors_first_and_names_drift_or_a_failed_monitor(
         assert _sample(text, 'mle_drift_share{model="m:1"}') == 0.25
 
 
+@pytest.mark.parametrize("there", [False, True])
+def test_realized_performance_waits_for_its_file_and_drift_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, there: bool
+) -> None:
+    """Check --actuals: a file not there yet is no monitoring failure (drift is measured, its
+    gauges served); once it is there, monitoring reads it."""
+    import mle_challenge.pipeline
+
+    actuals = tmp_path / "latest.csv"
+    if there:
+        actuals.write_text("id,price\n1,$50.00\n")
+    given: list[str | None] = []
+
+    def run_monitor(report: Path, **kwargs: Any) -> dict[str, Any]:
+        given.append(kwargs["actuals"])
+        return _drifted_summary()
+
+    monkeypatch.setattr(mle_challenge.pipeline, "run_monitor", run_monitor)
+    options = _options(tmp_path, monitor=True, actuals=str(actuals))
+    runner = Runner(options, ScheduleMetrics())
+    found = runner.check()
+    assert found.problem is None and found.drift
+    assert given == [str(actuals) if there else None]
+    text = runner.metrics.exposition().decode()
+    assert _sample(text, 'mle_drift_share{model="m:1"}') == 0.25
+    assert _sample(text, "mle_schedule_monitor_failures_total") == 0
+
+
 # --- metrics and health ---
 
 
@@ -399,6 +439,7 @@ def test_metrics_and_healthz_before_and_after_runs() -> None:
     metrics.finished(RunRecord("gate-failed", T0, T0 + timedelta(seconds=5), "cron", "m:2"))
     metrics.monitored({"alarm": False, "drift": {"m:1": _drift()}})
     metrics.set_running(True)
+    metrics.set_period(7 * 86400)
     text = _get(app, "/metrics")[2].decode()
     assert _sample(text, 'mle_schedule_runs_total{outcome="promoted"}') == 1
     assert _sample(text, 'mle_schedule_last_outcome{outcome="gate-failed"}') == 1
@@ -406,6 +447,7 @@ def test_metrics_and_healthz_before_and_after_runs() -> None:
     assert _sample(text, "mle_schedule_last_success_timestamp_seconds") == ended.timestamp()
     assert _sample(text, "mle_schedule_last_run_seconds") == 5
     assert _sample(text, "mle_schedule_running") == 1
+    assert _sample(text, "mle_schedule_period_seconds") == 7 * 86400
     assert _sample(text, 'mle_drift_share{model="m:1"}') == 0.25
     health = json.loads(_get(app, "/healthz")[2])
     assert health["status"] == "ok" and health["running"] is True
@@ -561,3 +603,25 @@ def test_a_restarted_scheduler_recalls_its_last_success_from_the_history() -> No
     assert _sample(text, "mle_schedule_last_success_timestamp_seconds") == expected
     assert metrics.last is None  # the last run's outcome is this process's own
     ScheduleMetrics().recall([])  # an empty history leaves 0 (never)
+
+
+def test_a_restarted_scheduler_serves_its_last_monitoring_gauges(tmp_path: Path) -> None:
+    """Check `recall_monitoring`: the newest readable summary (a run's or the last check's)
+    is served with its time, so drift gauges do not vanish for an hour after a restart."""
+    folder = tmp_path / "monitor"
+    older, newer, broken = (folder / n for n in ("20260101T030000.000Z", "last-check", "x"))
+    for path, share, when in ((older, 0.5, 100), (newer, 0.25, 200), (broken, None, 300)):
+        path.mkdir(parents=True)
+        summary = {"alarm": False, "created_at": "2026-11-20T10:00:00+00:00"}
+        summary["drift"] = {"m:1": {**_drift(), "drift_share": share}}
+        (path / "summary.json").write_text("{" if share is None else json.dumps(summary))
+        os.utime(path / "summary.json", (when, when))
+    metrics = ScheduleMetrics()
+    schedule.recall_monitoring(metrics, folder)
+    text = metrics.exposition().decode()
+    assert _sample(text, 'mle_drift_share{model="m:1"}') == 0.25
+    made = datetime(2026, 11, 20, 10, tzinfo=UTC).timestamp()
+    assert _sample(text, "mle_monitor_timestamp_seconds") == made
+    empty = ScheduleMetrics()
+    schedule.recall_monitoring(empty, tmp_path / "never-monitored")
+    assert "mle_drift_share" not in empty.exposition().decode()
