@@ -65,10 +65,20 @@ new_context() {
   echo "$context"
 }
 
+image_id() { docker image inspect "$1" --format '{{.Id}}' 2>/dev/null || true; }
+
+# The image a rebuild replaced, untagged now: removed, or every code change would leave a
+# dangling image of up to 1 GB behind. One a container still uses stays (docker refuses).
+drop_replaced() {
+  [ -n "$1" ] && [ "$1" != "$(image_id "$2")" ] || return 0
+  docker rmi "$1" >/dev/null 2>&1 || true
+}
+
 build() {
-  local image=$1 context=$2 started
+  local image=$1 context=$2 started old
   shift 2
   local hash
+  old=$(image_id "$image")
   hash=$(context_hash "$context")
   if [ "$force" = 0 ] && [ "$(current_hash "$image")" = "$hash" ]; then
     echo "$image: up to date"
@@ -82,6 +92,7 @@ build() {
     echo "error: building $image failed (log above)" >&2
     exit 1
   fi
+  drop_replaced "$old" "$image"
   echo "$image: built in $(($(date +%s) - started)) s"
 }
 
@@ -142,7 +153,7 @@ build_s3() {
 # serves until production is readable: a seed model trained here, on synthetic listings, in
 # a scratch model store (the stack's models are trained by its trainer).
 build_api() {
-  local context hash home tag bento image started
+  local context hash home tag bento image started old
   context="$work/api"
   mkdir -p "$context"
   package_source "$context/src"
@@ -155,6 +166,7 @@ build_api() {
   fi
   echo "mle-challenge-api: building (seed model, bento --follow, containerize) ..."
   started=$(date +%s)
+  old=$(image_id mle-challenge-api)
   home="$root/build/stack-api"
   rm -rf "$home"
   mkdir -p "$home"
@@ -188,6 +200,7 @@ YAML
     docker rmi "$image" >/dev/null 2>&1 || true
   )
   rm -rf "$home"
+  drop_replaced "$old" mle-challenge-api
   echo "mle-challenge-api: built in $(($(date +%s) - started)) s"
 }
 

@@ -253,6 +253,9 @@ def test_the_stack_from_nothing_through_the_story_faults_and_a_restart(stack: St
     print(story)
     for expected in ("run: promoted", "api2 (", "mle_predictions:", "firing: "):
         assert expected in story, story
+    # Realized accuracy: in the report, and in Prometheus from the trainer's own monitoring
+    # (its --actuals is the latest scrape, which priced the listings classified before it).
+    assert "answers priced later" in story and " realized accuracy 0." in story, story
     production = stack.serving("api1")
     assert stack.serving("api2") == production
     history = stack.health()["last_run"]
@@ -326,6 +329,10 @@ def test_the_stack_from_nothing_through_the_story_faults_and_a_restart(stack: St
     _until(lambda: stack.serving("api1") == production == stack.serving("api2"), 120, "production")
     assert stack.log_rows() == rows
     assert _history(stack) == events
+    # The trainer serves its last monitoring gauges at once, not after its next check (1 h).
+    gauges = requests.get(f"{stack.url('trainer')}/metrics", timeout=10).text
+    for name in ("mle_drift_share{", "mle_realized_accuracy{", "mle_schedule_period_seconds "):
+        assert name in gauges, gauges
 
     # Clean: the volumes and the secrets go.
     stack.timed("clean", "clean")
@@ -339,3 +346,20 @@ def test_the_stack_from_nothing_through_the_story_faults_and_a_restart(stack: St
 def _history(stack: Stack) -> list[str]:
     out = stack.compose("run", "--rm", "-T", "client", "models", "history")
     return [line for line in out.splitlines() if "price_classifier:" in line or " run " in line]
+
+
+def test_the_alert_rules_fire_as_their_tests_say(stack: Stack) -> None:
+    """Check alerts.yml with `promtool test rules alerts.test.yml` in the stack's Prometheus
+    image: each alert fires on the series it is meant for (NoSuccessfulTraining after two of
+    the trainer's own periods), and not on the others."""
+    subprocess.run(
+        ["bash", str(STACK.parent / "images.sh"), "prometheus"],
+        env=stack.env, check=True, capture_output=True, timeout=900,
+    )  # fmt: skip
+    rules = STACK.parent / "prometheus"
+    done = subprocess.run(
+        ["docker", "run", "--rm", "--entrypoint", "promtool", "-v", f"{rules}:/rules:ro",
+         "-w", "/rules", "mle-challenge-prometheus", "test", "rules", "alerts.test.yml"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0 and "SUCCESS" in done.stdout, done.stdout + done.stderr
