@@ -409,7 +409,8 @@ def test_network_policies_fence_every_pod(
 
 def test_cron_job_runs_one_schedule_run_at_a_time(rendered: Rendered) -> None:
     """Kubernetes gives the tick, `mle-challenge schedule --once` does the run: its arguments
-    parse with the real command, the outputs and listings are on S3, and Kubernetes' own
+    parse with the real command, the outputs and listings are on S3, it monitors with the
+    listings as actuals, and Kubernetes' own
     deadline comes after the command's --timeout so the run is recorded, not killed."""
     from mle_challenge.cli import cli
     from mle_challenge.schedule import duration, parse_cron
@@ -426,6 +427,8 @@ def test_cron_job_runs_one_schedule_run_at_a_time(rendered: Rendered) -> None:
     assert params["once"] is True
     assert params["source"].startswith("s3://") and params["outputs"].startswith("s3://")
     assert params["model_name"]
+    # Realized accuracy: each new scrape prices what was classified before it.
+    assert params["monitor"] and params["actuals"] == params["source"]
     timeout = duration(params["run_timeout"], "--timeout")
     assert timeout is not None
     job = cronjob["spec"]["jobTemplate"]["spec"]
