@@ -266,6 +266,12 @@ class GateParams(BaseModel):
     max_regression: float = Field(
         0.01, ge=0, le=1, description="Macro-F1 may be this much below production's, no more."
     )
+    min_unseen_rows: int = Field(
+        200,
+        ge=1,
+        description="The comparison with production uses the test rows production did not "
+        "train on; with fewer, it is skipped (it would judge production on what it learned).",
+    )
     directional_min_share: float = Field(0.9, ge=0, le=1)
 
 

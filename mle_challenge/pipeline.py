@@ -470,7 +470,10 @@ class RegisterModel(_Stage, _SelectParams):
             data_fingerprint=str(self.data_hash),
             report_path=str((selected.parent / "report.html").resolve()),
             name=str(self.register["model_name"]),
-            extra_files={profile.PROFILE_FILE: profile.profile_bytes(reference)},
+            extra_files={
+                profile.PROFILE_FILE: profile.profile_bytes(reference),
+                registry.TRAINED_IDS_FILE: registry.trained_ids_bytes(seen),
+            },
             city=city,
         )
         if shared.push_registered(tag):  # MLE_REGISTRY: every machine can pull it

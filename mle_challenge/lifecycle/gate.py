@@ -152,6 +152,59 @@ def _rank(labels: list[str]) -> np.ndarray:
     return np.array([order[label] for label in labels])
 
 
+def invariance(predictor: Any, records: list[dict[str, Any]], base: Any) -> Check:
+    """The same listings under other ids get the same answers (``base``: theirs as given).
+
+    Labels exactly; probabilities to float rounding: a forest's trees are summed by parallel
+    threads in whatever order they finish, so the same listing twice can differ by 1e-16
+    (measured: 108 of 500 rows). Exact equality failed good models now and then."""
+    ids = np.random.default_rng(1).integers(0, 2**62, len(records))
+    moved = predictor.predict_records(
+        [r | {"id": int(i)} for r, i in zip(records, ids, strict=True)]
+    )
+    same = base.labels == moved.labels and np.allclose(
+        base.probabilities, moved.probabilities, rtol=0, atol=1e-9
+    )
+    return Check("invariance: id", same, "identical" if same else "differs", "identical")
+
+
+def _no_regression(
+    predictor: Any, held_out: pd.DataFrame, params: GateParams, production: str
+) -> Check:
+    """Macro-F1 against production's, on the test rows production was not fitted on.
+
+    Monthly scrapes of a city share most listings: a new model's test rows are, for the most
+    part, rows production trained on, where it scores what it memorised. Judged there, a model
+    trained on the new month loses to the one it should replace (measured on the demo: 0.637
+    against production's 0.666). A model registered before its training ids were saved is
+    compared on all the rows, as before."""
+    from mle_challenge.lifecycle.registry import trained_ids
+    from mle_challenge.model.evaluate import classification_metrics
+    from mle_challenge.model.predictor import Predictor
+
+    name = "no regression: macro_f1"
+    rows, note = held_out, f"production {production}"
+    seen = trained_ids(production)
+    if seen is not None:
+        unseen = ~held_out["id"].isin(seen)
+        count = int(unseen.sum())
+        if count < params.min_unseen_rows:
+            reason = (
+                f"only {count:,} of the {len(held_out):,} test rows are listings production "
+                f"{production} was not trained on (gate.min_unseen_rows {params.min_unseen_rows})"
+                ": on the others it would be judged on what it learned"
+            )
+            return Check(name, True, "-", "-", reason, skipped=True)
+        rows = held_out[unseen]
+        note += f", on the {count:,} of {len(held_out):,} test rows it was not trained on"
+    X, y = rows.loc[:, list(API_FEATURES)], rows["category"].astype(str)
+    ours = float(classification_metrics(predictor.pipeline, X, y)["macro_f1"])
+    baseline = Predictor.load(production).pipeline
+    theirs = float(classification_metrics(baseline, X, y)["macro_f1"])
+    floor = theirs - params.max_regression
+    return Check(name, ours >= floor, f"{ours:.4f}", f">= {floor:.4f}", f"{note}: {theirs:.4f}")
+
+
 def run_gate(
     tag: str, held_out: pd.DataFrame, params: GateParams, production: str | None
 ) -> GateResult:
@@ -174,17 +227,7 @@ def run_gate(
         checks.append(Check(f"metric: {key}", value >= floor, f"{value:.4f}", f">= {floor:.4f}"))
 
     if production is not None and production != tag:
-        baseline = classification_metrics(Predictor.load(verified(production)).pipeline, X, y)
-        ours, theirs = float(metrics["macro_f1"]), float(baseline["macro_f1"])
-        checks.append(
-            Check(
-                "no regression: macro_f1",
-                ours >= theirs - params.max_regression,
-                f"{ours:.4f}",
-                f">= {theirs - params.max_regression:.4f}",
-                f"production {production}: {theirs:.4f}",
-            )
-        )
+        checks.append(_no_regression(predictor, held_out, params, verified(production)))
     else:
         checks.append(
             Check("no regression: macro_f1", True, "-", "-", "no other production model yet")
@@ -193,15 +236,7 @@ def run_gate(
     sample = held_out.sample(min(500, len(held_out)), random_state=0)
     records = _records(sample)
     base = predictor.predict_records(records)
-    shuffled = [
-        r | {"id": int(i)}
-        for r, i in zip(
-            records, np.random.default_rng(1).integers(0, 2**62, len(records)), strict=True
-        )
-    ]
-    moved = predictor.predict_records(shuffled)
-    same = base.labels == moved.labels and np.array_equal(base.probabilities, moved.probabilities)
-    checks.append(Check("invariance: id", same, "identical" if same else "differs", "identical"))
+    checks.append(invariance(predictor, records, base))
 
     bigger = [
         r | {"bedrooms": (r["bedrooms"] or 0) + 1, "accommodates": r["accommodates"] + 2}
