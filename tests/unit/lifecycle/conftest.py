@@ -35,7 +35,12 @@ def fitted() -> Any:
     return fit_candidate(spec, to_model_input(table), table["category"])
 
 
-def register_dummy(model: Any, fingerprint: str = "f1", name: str | None = None) -> str:
+def register_dummy(
+    model: Any,
+    fingerprint: str = "f1",
+    name: str | None = None,
+    extra_files: dict[str, bytes] | None = None,
+) -> str:
     """``model`` registered with made-up metrics (under ``name``, default the usual one)."""
     from mle_challenge.lifecycle import registry
 
@@ -48,5 +53,6 @@ def register_dummy(model: Any, fingerprint: str = "f1", name: str | None = None)
         params={},
         data_fingerprint="d",
         report_path="none",
+        extra_files=extra_files,
         **({"name": name} if name else {}),
     )

@@ -14,9 +14,11 @@ import pytest
 from mle_challenge.config import GateParams
 from mle_challenge.lifecycle import registry
 from mle_challenge.lifecycle.gate import _no_regression
+from mle_challenge.lifecycle.registry import TRAINED_IDS_FILE
 from mle_challenge.model.evaluate import classification_metrics
 from mle_challenge.model.features import API_FEATURES, to_model_input
 from mle_challenge.model.predictor import Predictor
+from tests.unit.lifecycle.conftest import register_dummy
 
 pytestmark = pytest.mark.unit
 
@@ -32,20 +34,8 @@ def held_out() -> pd.DataFrame:
 
 
 def _register(model: Any, fingerprint: str, trained: list[int] | None) -> str:
-    scores = {"accuracy": 0.5, "macro_f1": 0.5, "roc_auc_ovr": 0.5}
-    extra = (
-        {} if trained is None else {registry.TRAINED_IDS_FILE: registry.trained_ids_bytes(trained)}
-    )
-    return registry.register_model(
-        model,
-        fingerprint=fingerprint,
-        candidate="dummy",
-        metrics={"test": {**scores, "rows": 20}, "validation": scores},
-        params={},
-        data_fingerprint="d",
-        report_path="none",
-        extra_files=extra,
-    )
+    ids = {} if trained is None else {TRAINED_IDS_FILE: registry.trained_ids_bytes(trained)}
+    return register_dummy(model, fingerprint, extra_files=ids)
 
 
 def _macro_f1(tag: str, rows: pd.DataFrame) -> str:
