@@ -66,17 +66,21 @@ def file_sha256(source: str) -> str:
     return digest.hexdigest()
 
 
-def _filesystem(source: str) -> tuple[Any, str]:
+def filesystem(source: str) -> tuple[Any, str]:
+    """fsspec's filesystem for ``source`` (with the S3 endpoint) and the path within it."""
     from fsspec.core import url_to_fs
 
-    return url_to_fs(source, **(storage_options(source) or {}))
+    try:
+        return url_to_fs(source, **(storage_options(source) or {}))
+    except (ImportError, ValueError) as exc:
+        raise SourceError(f"cannot use {source}: {exc}") from exc
 
 
 def source_exists(source: str) -> bool:
     """Whether ``source`` is there; a store that cannot be asked is a :class:`SourceError`
     (absent and unreachable are not the same news)."""
     with _reading(source):
-        fs, path = _filesystem(source)
+        fs, path = filesystem(source)
         return bool(fs.exists(path))
 
 
@@ -84,7 +88,7 @@ def modified_at(source: str) -> datetime | None:
     """When ``source`` was last written (a local file's mtime, an S3 object's LastModified),
     in UTC; None where its store does not say (HTTP)."""
     try:
-        fs, path = _filesystem(source)
+        fs, path = filesystem(source)
         when = fs.modified(path)
     except (NotImplementedError, IsADirectoryError, FileNotFoundError, OSError):
         return None

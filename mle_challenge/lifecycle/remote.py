@@ -29,8 +29,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mle_challenge.data.sources import storage_options
-from mle_challenge.errors import MleError, RegistryError, SourceError
+from mle_challenge.data.sources import filesystem
+from mle_challenge.errors import MleError, RegistryError
 from mle_challenge.lifecycle.registry import resolve_tag
 from mle_challenge.lifecycle.store import content_hash, publish, read_card, staging, verified
 
@@ -91,16 +91,6 @@ def check_signature(manifest: Manifest, url: str, *, allow_unsigned: bool) -> bo
     return True
 
 
-def _filesystem(url: str) -> tuple[Any, str]:
-    import fsspec
-
-    try:
-        fs, path = fsspec.core.url_to_fs(url, **(storage_options(url) or {}))
-    except (ImportError, ValueError) as exc:
-        raise SourceError(f"cannot use {url}: {exc}") from exc
-    return fs, path
-
-
 def _remote_error(action: str, url: str, exc: Exception) -> TransferError:
     hint = "check the bucket, AWS_ENDPOINT_URL and the AWS credentials"
     if isinstance(exc, PermissionError):
@@ -124,7 +114,7 @@ def _join(prefix: str, *parts: str) -> str:
 
 
 def _upload(local: Path, url: str) -> None:
-    fs, path = _filesystem(url)
+    fs, path = filesystem(url)
     try:
         fs.put_file(str(local), path)
     except Exception as exc:
@@ -132,7 +122,7 @@ def _upload(local: Path, url: str) -> None:
 
 
 def _download(url: str, local: Path) -> None:
-    fs, path = _filesystem(url)
+    fs, path = filesystem(url)
     try:
         fs.get_file(path, str(local))
     except Exception as exc:
@@ -140,7 +130,7 @@ def _download(url: str, local: Path) -> None:
 
 
 def _read_json(url: str) -> dict[str, Any] | None:
-    fs, path = _filesystem(url)
+    fs, path = filesystem(url)
     try:
         if not fs.exists(path):
             return None
@@ -211,7 +201,7 @@ def _already_pushed(archive_url: str, facts: dict[str, Any], allow_unsigned: boo
         return False
     if _signing_key() is not None and not signed:
         return False  # sign it now
-    fs, path = _filesystem(archive_url)
+    fs, path = filesystem(archive_url)
     return bool(fs.exists(path))
 
 
@@ -305,7 +295,7 @@ def push_model(tag: str | None, prefix: str, *, allow_unsigned: bool = False) ->
 
 def manifest_exists(archive_url: str) -> bool:
     """Whether the archive at ``archive_url`` has been pushed (its manifest, written last)."""
-    fs, path = _filesystem(_manifest_url(archive_url))
+    fs, path = filesystem(_manifest_url(archive_url))
     try:
         return bool(fs.exists(path))
     except Exception as exc:
