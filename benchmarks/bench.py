@@ -174,7 +174,7 @@ def serve(listings: str, params: str | None, home: str, seconds: int, image: boo
     import pandas as pd
 
     from mle_challenge.data.clean import load_clean
-    from mle_challenge.lifecycle.registry import model_categories, register_model
+    from mle_challenge.lifecycle.registry import model_contract, register_model
     from mle_challenge.model.features import to_model_input
     from mle_challenge.model.train import fit_candidate
     from mle_challenge.pipeline import run_training
@@ -247,7 +247,7 @@ def serve(listings: str, params: str | None, home: str, seconds: int, image: boo
         url = f"http://127.0.0.1:{port}"
         run_env = env | {
             "MLE_MODEL_TAG": baseline if "RF" in name else ours,
-            "MLE_FLOOR_CATEGORIES": json.dumps(model_categories(ours)),
+            "MLE_FLOOR_CATEGORIES": json.dumps(model_contract(ours).categories),
             "MLE_PREDICTION_LOG": next((v for k, v in logs.items() if name.endswith(k)), "off"),
         }
         process = start(

@@ -244,11 +244,6 @@ def model_contract(tag: str) -> ModelContract:
     )
 
 
-def model_categories(tag: str) -> dict[str, list[str]]:
-    """Input categories of a registered model, from its metadata."""
-    return model_contract(tag).categories
-
-
 def resolve_bento(bento_tag: str | None) -> str:
     import bentoml
 
