@@ -168,7 +168,7 @@ def invariance(predictor: Any, records: list[dict[str, Any]], base: Any) -> Chec
     return Check("invariance: id", same, "identical" if same else "differs", "identical")
 
 
-def _no_regression(
+def no_regression(
     predictor: Any, held_out: pd.DataFrame, params: GateParams, production: str
 ) -> Check:
     """Macro-F1 against production's, on the test rows production was not fitted on.
@@ -228,7 +228,7 @@ def run_gate(
         checks.append(Check(f"metric: {key}", value >= floor, f"{value:.4f}", f">= {floor:.4f}"))
 
     if production is not None and production != tag:
-        checks.append(_no_regression(predictor, held_out, params, verified(production)))
+        checks.append(no_regression(predictor, held_out, params, verified(production)))
     else:
         checks.append(
             Check("no regression: macro_f1", True, "-", "-", "no other production model yet")

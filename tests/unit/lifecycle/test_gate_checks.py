@@ -13,7 +13,7 @@ import pytest
 
 from mle_challenge.config import GateParams
 from mle_challenge.lifecycle import registry
-from mle_challenge.lifecycle.gate import _no_regression
+from mle_challenge.lifecycle.gate import no_regression
 from mle_challenge.lifecycle.registry import TRAINED_IDS_FILE
 from mle_challenge.model.evaluate import classification_metrics
 from mle_challenge.model.features import API_FEATURES, to_model_input
@@ -50,7 +50,7 @@ def test_compared_on_the_rows_production_did_not_train_on(
     ids = held_out["id"].tolist()
     production = _register(fitted, "production", trained=ids[::2])  # half the test rows
     assert registry.trained_ids(production).tolist() == sorted(set(ids[::2]))
-    check = _no_regression(Predictor.load(production), held_out, GateParams(), production)
+    check = no_regression(Predictor.load(production), held_out, GateParams(), production)
     unseen = held_out[~held_out["id"].isin(ids[::2])]
     assert check.passed and not check.skipped
     assert check.figure == _macro_f1(production, unseen) != _macro_f1(production, held_out)
@@ -64,7 +64,7 @@ def test_too_few_unseen_rows_skip_the_comparison_with_the_reason(
 ) -> None:
     ids = held_out["id"].tolist()
     production = _register(fitted, "mostly-seen", trained=ids[50:])
-    check = _no_regression(Predictor.load(production), held_out, GateParams(), production)
+    check = no_regression(Predictor.load(production), held_out, GateParams(), production)
     assert check.passed and check.skipped and check.figure == "-"
     assert "only 50 of the" in check.detail and "gate.min_unseen_rows 200" in check.detail
 
@@ -74,7 +74,7 @@ def test_a_production_model_without_its_training_ids_is_compared_on_every_row(
 ) -> None:
     production = _register(fitted, "legacy", trained=None)
     assert registry.trained_ids(production) is None
-    check = _no_regression(Predictor.load(production), held_out, GateParams(), production)
+    check = no_regression(Predictor.load(production), held_out, GateParams(), production)
     assert check.figure == _macro_f1(production, held_out)
     assert "test rows" not in check.detail
 
