@@ -193,7 +193,7 @@ def test_which_project_a_command_reads(tmp_path: Path) -> None:
     assert project_source(mine, env).origin == "--project"
     assert project_source(None, {}).path == AIRBNB
     assert project_source(None, {}).packaged
-    with pytest.raises(ConfigError, match="MLE_PROJECT.*mle-challenge init"):
+    with pytest.raises(ConfigError, match=r"MLE_PROJECT.*mle-challenge init"):
         project_source(None, env)
     with pytest.raises(ConfigError, match="given by --project"):
         project_source(tmp_path / "absent.yaml", {})
