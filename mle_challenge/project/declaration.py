@@ -159,6 +159,7 @@ class Target(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = PydanticField(description="The answer's field, e.g. price_category.")
     task: Literal["classification", "regression"]
+    description: str = ""
     column: str | None = None
     bins: Bins | None = None
     classes: tuple[str, ...] | None = PydanticField(
@@ -194,14 +195,37 @@ class Target(BaseModel):
         return self.bins.column if self.bins is not None else str(self.column)
 
 
+class Titled(BaseModel):
+    """How a request or an answer is named and described in the API's documents."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    title: str
+    description: str = ""
+    id_description: str = "The row's id, echoed in the answer."
+    example: dict[str, Any] | None = None  # an answer's, for the documents (a request's: below)
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, title: str) -> str:
+        if not re.match(r"^[A-Z][A-Za-z0-9]*$", title):
+            raise ValueError(f"title {title!r} must be a CamelCase word such as Listing")
+        return title
+
+
 class Serving(BaseModel):
     """How the model is served: ``POST /<route>`` and ``/<route>_batch``, answering
-    ``{"id", "<answer>", ...}``, registered as ``model_name``."""
+    ``{"id", "<answer>", ...}``, registered as ``model_name``. ``example`` is the request the
+    API's documents show when the model saved none of its own (a real training row)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     route: str = "predict"
     answer: str | None = None  # None: the target's name
     model_name: str
+    request: Titled = Titled(title="Request", description="One row, flat.")
+    response: Titled = Titled(
+        title="Answer", description="The answer for one row.", id_description="The id asked about."
+    )
+    example: dict[str, Any] | None = None
 
     @field_validator("route")
     @classmethod
@@ -353,6 +377,11 @@ class Project(BaseModel):
 
     def _gate_problems(self) -> list[str]:
         problems = []
+        example = self.serving.example
+        if example is not None:
+            unknown = sorted(set(example) - {self.id, *self.fields})
+            if unknown:
+                problems.append(f"serving.example names undeclared field(s) {unknown}")
         labels = self.target.labels
         for case in self.gate.cases:
             unknown = sorted(set(case.listing) - set(self.fields))

@@ -1,0 +1,139 @@
+"""The API's types derived from the declaration: the same as the hand-written Airbnb ones, and
+any project's fields by their kinds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from mle_challenge.model.city import Area
+from mle_challenge.model.schema import Classification, listing_model
+from mle_challenge.project import AIRBNB, load_project, parse_project
+from mle_challenge.project.request import answer_model, camel, request_model
+
+pytestmark = pytest.mark.unit
+
+PROJECT = load_project(AIRBNB)
+LEVELS = {"room_type": ["Entire home/apt", "Private room"], "neighbourhood": ["Bronx", "Brooklyn"]}
+AREA = Area((40.5, 41.0), (-74.3, -73.7))
+BOUNDS = {"latitude": AREA.latitude, "longitude": AREA.longitude}
+
+GOOD: dict[str, Any] = {
+    "id": 7,
+    "accommodates": 4,
+    "room_type": "Private room",
+    "beds": 2,
+    "bedrooms": None,
+    "bathrooms": 1.5,
+    "neighbourhood": "Bronx",
+    "tv": True,
+    "elevator": 0,
+    "internet": 1,
+    "latitude": 40.7,
+    "longitude": -73.9,
+}
+CHANGES: list[dict[str, Any]] = [
+    {},
+    {"accommodates": 4.0},
+    {"accommodates": 4.5},
+    {"accommodates": "4"},
+    {"accommodates": 0},
+    {"beds": 51},
+    {"bathrooms": float("nan")},
+    {"tv": 2},
+    {"tv": "yes"},
+    {"room_type": "Castle"},
+    {"latitude": 45.0},
+    {"longitude": "x"},
+    {"id": -1},
+    {"id": 2**63},
+    {"pool": 1},
+]
+
+
+def _schema_without_order(model: type) -> dict[str, Any]:
+    schema = model.model_json_schema()  # type: ignore[attr-defined]
+    return schema | {"required": sorted(schema.get("required", []))}
+
+
+@pytest.mark.parametrize(
+    ("levels", "area", "example"),
+    [(LEVELS, AREA, None), (None, None, None), (LEVELS, None, {"id": 3, "tv": 1})],
+    ids=["trained", "following", "own example"],
+)
+def test_the_airbnb_request_is_the_hand_written_listing(
+    levels: Any, area: Area | None, example: Any
+) -> None:
+    """Check that the request model built from the project file has today's JSON schema."""
+    bounds = None if area is None else BOUNDS
+    assert _schema_without_order(request_model(PROJECT, levels, bounds, example)) == (
+        _schema_without_order(listing_model(levels, area, example))
+    )
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=[str(c) for c in CHANGES])
+def test_it_accepts_and_refuses_what_the_listing_does(change: dict[str, Any]) -> None:
+    """Check that both models give the same row, or the same errors, for each payload."""
+    payload = GOOD | change
+    old, new = listing_model(LEVELS, AREA), request_model(PROJECT, LEVELS, BOUNDS)
+    try:
+        expected: Any = old.model_validate(payload).model_input()
+    except ValidationError as exc:
+        expected = [(e["loc"], e["type"], e["msg"]) for e in exc.errors()]
+    try:
+        got: Any = new.model_validate(payload).model_input()
+    except ValidationError as exc:
+        got = [(e["loc"], e["type"], e["msg"]) for e in exc.errors()]
+    assert got == expected
+
+
+def test_the_airbnb_answer_is_the_hand_written_classification() -> None:
+    """Check that the answer model has today's schema (class order is price order here)."""
+    old, new = Classification.model_json_schema(), answer_model(PROJECT).model_json_schema()
+    described = "The model's probability of each class, in class order."
+    assert new["properties"].pop("probabilities")["description"] == described
+    old["properties"].pop("probabilities")
+    assert new == old
+
+
+def test_any_project_gets_types_by_kind() -> None:
+    """Check a small regression project: a learned-bounds count, a given-levels category, a
+    nullable number, and an answer with no probabilities."""
+    project = parse_project(
+        {
+            "name": "rent",
+            "sources": "rent.csv",
+            "id": "flat",
+            "target": {"name": "rent", "task": "regression", "column": "monthly_rent"},
+            "fields": {
+                "rooms": {"kind": "count", "bounds": "learned"},
+                "floor_area": {"kind": "number", "nullable": True},
+                "district": {"kind": "category", "levels": ["north", "south"]},
+                "balcony": "flag",
+            },
+            "serving": {"route": "predict", "model_name": "rent"},
+            "train": {"candidates": {"lin": {"kind": "linear"}}},
+        }
+    )
+    model = request_model(project, bounds={"rooms": (1, 9)})
+    row = model.model_validate({"flat": 1, "rooms": 3.0, "district": "north", "balcony": False})
+    assert row.model_input() == {
+        "flat": 1,
+        "rooms": 3,
+        "floor_area": None,
+        "district": "north",
+        "balcony": 0,
+    }
+    for bad in ({"rooms": 10}, {"district": "east"}, {"floor_area": "big"}, {"balcony": None}):
+        with pytest.raises(ValidationError):
+            model.model_validate({"flat": 1, "rooms": 3, "district": "north", "balcony": 1} | bad)
+    answer = answer_model(project)
+    assert set(answer.model_fields) == {"id", "rent", "model"}
+    assert answer.model_validate({"id": 1, "rent": 950.5, "model": "rent:x"}).rent == 950.5  # type: ignore[attr-defined]
+
+
+def test_enum_names_follow_the_field() -> None:
+    """Check the API documents' names of field enums."""
+    assert camel("room_type") == "RoomType" and camel("price_category") == "PriceCategory"
