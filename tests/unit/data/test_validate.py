@@ -1,0 +1,110 @@
+"""Rows checked by the declared fields: batch prediction's rules, derived from the project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from mle_challenge.batch.predict import check_rows as airbnb_check_rows
+from mle_challenge.data.validate import check_rows
+from mle_challenge.model.city import Area
+from mle_challenge.project import AIRBNB, load_project, parse_project
+
+pytestmark = pytest.mark.unit
+
+PROJECT = load_project(AIRBNB)
+LEVELS = {"room_type": ["Entire home/apt", "Private room"], "neighbourhood": ["Bronx", "Queens"]}
+AREA = Area((40.5, 41.0), (-74.3, -73.7))
+BOUNDS = {"latitude": AREA.latitude, "longitude": AREA.longitude}
+ROW: dict[str, Any] = {
+    "id": "7",
+    "accommodates": "4",
+    "room_type": "Private room",
+    "beds": "2",
+    "bedrooms": "",
+    "bathrooms": "1.5",
+    "neighbourhood": "Bronx",
+    "tv": "true",
+    "elevator": "0",
+    "internet": "1",
+    "latitude": "40.7",
+    "longitude": "-73.9",
+}
+CHANGES: list[dict[str, Any]] = [
+    {},
+    {"id": None},
+    {"id": "abc"},
+    {"id": "7.5"},
+    {"accommodates": None},
+    {"accommodates": "4.5"},
+    {"accommodates": "0"},
+    {"accommodates": "x"},
+    {"beds": "51"},
+    {"beds": "inf"},
+    {"bathrooms": "-1"},
+    {"room_type": "Castle"},
+    {"room_type": None},
+    {"neighbourhood": " Queens "},
+    {"latitude": None},
+    {"latitude": "45"},
+    {"longitude": "x"},
+    {"tv": "yes"},
+    {"tv": None},
+    {"room_type": "Castle", "accommodates": "0", "tv": "2"},
+]
+
+
+def _frame(changes: list[dict[str, Any]]) -> pd.DataFrame:
+    rows = [ROW | {"id": str(100 + i)} | c for i, c in enumerate(changes)]
+    return pd.DataFrame(rows, dtype="string").replace("", pd.NA)
+
+
+def test_the_airbnb_rules_are_batch_predictions() -> None:
+    """Check that the checks derived from the project refuse the same rows for the same
+    reasons, and type the rest the same, as batch prediction's hand-written rules."""
+    frame = pd.concat([_frame(CHANGES), _frame([{}])], ignore_index=True)  # a duplicate id too
+    frame.loc[len(frame) - 1, "id"] = "100"
+    typed, reasons = airbnb_check_rows(frame, LEVELS, AREA)
+    checked = check_rows(PROJECT, frame, LEVELS, BOUNDS)
+    assert checked.reasons.tolist() == reasons.tolist()
+    keep = reasons.isna()
+    pd.testing.assert_frame_equal(checked.rows[keep], typed[keep], check_dtype=False)
+
+
+def test_a_project_of_its_own_kinds() -> None:
+    """Check a nullable flag, a nullable count with learned bounds, and given levels."""
+    project = parse_project(
+        {
+            "name": "t",
+            "sources": "t.csv",
+            "id": "key",
+            "target": {"name": "y", "task": "classification", "column": "label"},
+            "fields": {
+                "n": {"kind": "count", "bounds": "learned", "nullable": True},
+                "colour": {"kind": "category", "levels": ["red", "blue"]},
+                "ok": {"kind": "flag", "nullable": True},
+            },
+            "serving": {"model_name": "t"},
+            "train": {"candidates": {"a": {"kind": "x"}}},
+        }
+    )
+    frame = pd.DataFrame(
+        {
+            "key": [1, 2, 3, 4, 5],
+            "n": [1, None, 12, 2.5, 3],
+            "colour": ["red", "blue", "red", "red", "green"],
+            "ok": [1, None, 0, 1, 1],
+        }
+    )
+    checked = check_rows(project, frame, {}, {"n": (0.0, 10.0)})
+    assert checked.reasons.fillna("").tolist() == [
+        "",
+        "",
+        "n not a whole number in [0, 10]",
+        "n not a whole number in [0, 10]",
+        "colour not one of: red, blue",
+    ]
+    flags = checked.rows["ok"]
+    assert (flags[0], flags[2]) == (1, 0) and pd.isna(flags[1])  # unknown stays unknown
