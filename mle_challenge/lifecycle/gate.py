@@ -3,18 +3,20 @@
 Checks, all on rows the model never saw (the pipeline's test split):
 - metric thresholds (``params.yaml`` → ``gate``);
 - no regression against the production model on the same rows, beyond a tolerance;
-- behaviour: the listing ``id`` never changes the answer (invariance); more bedrooms and guests,
-  all else equal, do not lower the predicted class for the large majority of listings
-  (directional); a few obvious cases (minimum functionality), built from what the model
-  learned about its city: a large entire home in its dearest neighbourhood is not Low, a room
-  for one in its cheapest is not Lux. A case the city's data cannot make (no shared rooms, no
-  neighbourhood with enough listings) is skipped with the reason, not failed;
+- behaviour, written as data in the project file (``gate.cases``, ``gate.directional``): the
+  ``id`` never changes the answer (invariance); adding to numeric fields, all else equal, does
+  not lower the predicted class for the large majority of rows (directional); a few obvious
+  cases (minimum functionality), placed by what the model learned about its city (the Airbnb
+  project's: a large entire home in its dearest neighbourhood is not Low, a room for one in its
+  cheapest is not Lux). A case the data cannot make (no such level, no neighbourhood with
+  enough listings) is skipped with the reason, not failed;
 - the contract: the model's example request, through the service's own types, gets a valid
   answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +28,8 @@ from mle_challenge import CATEGORIES
 from mle_challenge.config import GateParams
 from mle_challenge.lifecycle.store import verified
 from mle_challenge.model.city import MIN_NEIGHBOURHOOD_ROWS, City
-from mle_challenge.model.features import API_FEATURES
+from mle_challenge.project import AIRBNB, load_project
+from mle_challenge.project.declaration import GateCase, Project
 
 
 @dataclass(frozen=True)
@@ -69,28 +72,6 @@ class GateResult:
         return "\n".join(lines)
 
 
-# Obvious cases, placed by the model's own city facts (the neighbourhood and its coordinates).
-_LARGE_HOME = {
-    "accommodates": 8,
-    "room_type": "Entire home/apt",
-    "beds": 4,
-    "bedrooms": 4,
-    "bathrooms": 2.0,
-    "tv": 1,
-    "elevator": 1,
-    "internet": 1,
-}
-_ROOM_FOR_ONE = {
-    "accommodates": 1,
-    "beds": 1,
-    "bedrooms": 1,
-    "bathrooms": 1.0,
-    "tv": 0,
-    "elevator": 0,
-    "internet": 0,
-}
-
-
 @dataclass(frozen=True)
 class Case:
     """A listing whose answer must not be ``forbidden``; ``listing`` None: skipped, ``why``."""
@@ -101,46 +82,69 @@ class Case:
     why: str = ""
 
 
-def minimum_cases(city: City | None, categories: dict[str, list[str]]) -> list[Case]:
-    """The minimum-functionality cases for a model of ``city`` that knows ``categories``."""
-    home = "entire home for 8 in the dearest neighbourhood is not Low"
-    room = "room for 1 in the cheapest neighbourhood is not Lux"
+def minimum_cases(
+    project: Project, city: City | None, categories: dict[str, list[str]]
+) -> list[Case]:
+    """The project's behavioural cases (``gate.cases``) for a model of ``city`` that knows
+    ``categories``: each placed at the level its ``at`` names, with that level's coordinates."""
+    return [_placed_case(project, case, city, categories) for case in project.gate.cases]
+
+
+def _placed_case(
+    project: Project, case: GateCase, city: City | None, categories: dict[str, list[str]]
+) -> Case:
+    listing: dict[str, Any] = {}
+    for name, value in case.listing.items():
+        if name not in categories:
+            listing[name] = value
+            continue
+        wanted = value if isinstance(value, list) else [value]
+        known = [v for v in wanted if v in categories[name]]
+        if not known:
+            why = f"no {' or '.join(map(str, wanted))} in the training data"
+            return Case(case.name, case.forbidden, None, why)
+        listing[name] = known[0]
+    for name, which in case.at.items():
+        level = _level(city, which)
+        if isinstance(level, Skip):
+            return Case(case.name, case.forbidden, None, level.why)
+        facts = city.neighbourhoods[level]  # type: ignore[union-attr]
+        listing[name] = level
+        for field in project.of_kind("latitude"):
+            listing[field] = facts.latitude
+        for field in project.of_kind("longitude"):
+            listing[field] = facts.longitude
+    # "... in the dearest neighbourhood ..." → "... in Manhattan ...": the table names the place.
+    title = _named(case.name, case.at, [str(listing[name]) for name in case.at])
+    return Case(title, case.forbidden, listing)
+
+
+@dataclass(frozen=True)
+class Skip:
+    why: str
+
+
+def _level(city: City | None, which: str) -> str | Skip:
+    """The level a case sits at: the dearest or cheapest with enough training rows, as the
+    model's city facts rank them (they rank the levels of the one place category a city has)."""
     if city is None:
-        why = "the model saved no city facts (registered by an older version): train it again"
-        return [Case(home, "Low", None, why), Case(room, "Lux", None, why)]
+        return Skip(
+            "the model saved no city facts (registered by an older version): train it again"
+        )
     ranked = city.ranked()
     if not ranked:
-        why = f"no neighbourhood has {MIN_NEIGHBOURHOOD_ROWS} training listings"
-        return [Case(home, "Low", None, why), Case(room, "Lux", None, why)]
-
-    def placed(template: dict[str, Any], where: str) -> dict[str, Any]:
-        facts = city.neighbourhoods[where]
-        return template | {
-            "neighbourhood": where,
-            "latitude": facts.latitude,
-            "longitude": facts.longitude,
-        }
-
-    dearest, cheapest = ranked[-1], ranked[0]
-    rooms = categories["room_type"]
-    cases = []
-    if "Entire home/apt" in rooms:
-        cases.append(
-            Case(f"entire home for 8 in {dearest} is not Low", "Low", placed(_LARGE_HOME, dearest))
-        )
-    else:
-        cases.append(Case(home, "Low", None, "no entire homes in the training data"))
-    kind = next((k for k in ("Shared room", "Private room") if k in rooms), None)
-    if kind is not None:
-        listing = placed(_ROOM_FOR_ONE | {"room_type": kind}, cheapest)
-        cases.append(Case(f"{kind.lower()} for 1 in {cheapest} is not Lux", "Lux", listing))
-    else:
-        cases.append(Case(room, "Lux", None, "no shared or private rooms in the training data"))
-    return cases
+        return Skip(f"no neighbourhood has {MIN_NEIGHBOURHOOD_ROWS} training listings")
+    return ranked[-1] if which == "dearest" else ranked[0]
 
 
-def _records(rows: pd.DataFrame) -> list[dict[str, Any]]:
-    frame = rows.loc[:, [*API_FEATURES, "id"]].astype(object)
+def _named(name: str, at: Mapping[str, str], levels: list[str]) -> str:
+    for (field, which), level in zip(at.items(), levels, strict=True):
+        name = name.replace(f"the {which} {field}", level)
+    return name
+
+
+def _records(project: Project, rows: pd.DataFrame) -> list[dict[str, Any]]:
+    frame = rows.loc[:, [*project.fields, "id"]].astype(object)
     return [
         {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
         for r in frame.to_dict("records")
@@ -169,7 +173,11 @@ def invariance(predictor: Any, records: list[dict[str, Any]], base: Any) -> Chec
 
 
 def no_regression(
-    predictor: Any, held_out: pd.DataFrame, params: GateParams, production: str
+    predictor: Any,
+    held_out: pd.DataFrame,
+    params: GateParams,
+    production: str,
+    project: Project | None = None,
 ) -> Check:
     """Macro-F1 against production's, on the test rows production was not fitted on.
 
@@ -198,7 +206,7 @@ def no_regression(
             return Check(name, True, "-", "-", reason, skipped=True)
         rows = held_out[unseen]
         note += f", on the {count:,} of {len(held_out):,} test rows it was not trained on"
-    X, y = rows.loc[:, list(API_FEATURES)], rows["category"].astype(str)
+    X, y = rows.loc[:, list(_project(project).fields)], rows["category"].astype(str)
     ours = float(classification_metrics(predictor.pipeline, X, y)["macro_f1"])
     baseline = Predictor.load(production).pipeline
     theirs = float(classification_metrics(baseline, X, y)["macro_f1"])
@@ -206,16 +214,48 @@ def no_regression(
     return Check(name, ours >= floor, f"{ours:.4f}", f">= {floor:.4f}", f"{note}: {theirs:.4f}")
 
 
+def _project(project: Project | None) -> Project:
+    # Models registered before projects were declared are the Airbnb project's.
+    return project if project is not None else load_project(AIRBNB)
+
+
+def directional(
+    project: Project, predictor: Any, records: list[dict[str, Any]], base: Any, share: float
+) -> list[Check]:
+    """The project's directional rules: adding to numeric fields (unknown counts as 0) does not
+    lower the class, for at least ``share`` of the listings."""
+    checks = []
+    for rule in project.gate.directional:
+        changed = [r | {k: (r[k] or 0) + v for k, v in rule.add.items()} for r in records]
+        up = _rank(predictor.predict_records(changed).labels) >= _rank(base.labels)
+        found = float(up.mean())
+        checks.append(
+            Check(
+                f"directional: {rule.name}",
+                found >= share,
+                f"{found:.3f}",
+                f">= {share:.3f}",
+                "share of listings whose class does not go down",
+            )
+        )
+    return checks
+
+
 def run_gate(
-    tag: str, held_out: pd.DataFrame, params: GateParams, production: str | None
+    tag: str,
+    held_out: pd.DataFrame,
+    params: GateParams,
+    production: str | None,
+    project: Project | None = None,
 ) -> GateResult:
-    """Run every check of ``tag`` on ``held_out`` (API columns, ``id`` and ``category``)."""
+    """Run every check of ``tag`` on ``held_out`` (the fields, ``id`` and ``category``)."""
     from mle_challenge.model.evaluate import classification_metrics
     from mle_challenge.model.predictor import Predictor
     from mle_challenge.model.schema import answers_for, listing_model
 
+    project = _project(project)
     predictor = Predictor.load(verified(tag))  # never unpickle a model that changed
-    X, y = held_out.loc[:, list(API_FEATURES)], held_out["category"].astype(str)
+    X, y = held_out.loc[:, list(project.fields)], held_out["category"].astype(str)
     checks: list[Check] = []
 
     metrics = classification_metrics(predictor.pipeline, X, y)
@@ -228,35 +268,20 @@ def run_gate(
         checks.append(Check(f"metric: {key}", value >= floor, f"{value:.4f}", f">= {floor:.4f}"))
 
     if production is not None and production != tag:
-        checks.append(no_regression(predictor, held_out, params, verified(production)))
+        checks.append(no_regression(predictor, held_out, params, verified(production), project))
     else:
         checks.append(
             Check("no regression: macro_f1", True, "-", "-", "no other production model yet")
         )
 
     sample = held_out.sample(min(500, len(held_out)), random_state=0)
-    records = _records(sample)
+    records = _records(project, sample)
     base = predictor.predict_records(records)
     checks.append(invariance(predictor, records, base))
-
-    bigger = [
-        r | {"bedrooms": (r["bedrooms"] or 0) + 1, "accommodates": r["accommodates"] + 2}
-        for r in records
-    ]
-    up = _rank(predictor.predict_records(bigger).labels) >= _rank(base.labels)
-    share = float(up.mean())
-    checks.append(
-        Check(
-            "directional: +1 bedroom, +2 guests",
-            share >= params.directional_min_share,
-            f"{share:.3f}",
-            f">= {params.directional_min_share:.3f}",
-            "share of listings whose class does not go down",
-        )
-    )
+    checks += directional(project, predictor, records, base, params.directional_min_share)
 
     known = predictor.categories
-    for case in minimum_cases(predictor.city, known):
+    for case in minimum_cases(project, predictor.city, known):
         name, forbidden = f"minimum: {case.name}", f"not {case.forbidden}"
         if case.listing is None:
             checks.append(Check(name, True, "skipped", forbidden, case.why, skipped=True))
