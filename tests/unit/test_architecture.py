@@ -78,8 +78,13 @@ def test_imports_point_down(path: Path) -> None:
 def test_the_parts_are_folders() -> None:
     """Check that the parts are subpackages and only the fronts and shared modules sit on top."""
     top = {p.stem for p in PACKAGE.glob("*.py")}
-    assert top == {"__init__", "config", "errors", "pipeline", "service", "schedule", "cli"}
-    for part in ("project", "data", "model", "lifecycle", "monitoring", "batch", "serving"):
+    assert top == {"__init__", "config", "errors", "service", "cli"}
+    parts = (
+        *("project", "data", "model", "lifecycle", "monitoring", "batch", "serving"),
+        *("pipeline", "schedule"),
+    )
+    assert {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()} == set(parts)
+    for part in parts:
         doc = ast.get_docstring(ast.parse((PACKAGE / part / "__init__.py").read_text()))
         assert doc and "May import" in doc, f"{part}/__init__.py must say what it may import"
 
@@ -91,3 +96,15 @@ def test_the_rule_catches_an_upward_import(tmp_path: Path) -> None:
     module.write_text("def f():\n    from mle_challenge.serving.bento import build_bento\n")
     assert _imports(module) == ["mle_challenge.serving.bento.build_bento"]
     assert RANKS[_part("mle_challenge.serving.bento.build_bento")] > RANKS["mle_challenge.data"]
+
+
+FRONT_LINES = 300  # a front's module past this holds more than one idea: split it
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("front", ["pipeline", "schedule"])
+def test_the_fronts_are_small_modules(front: str) -> None:
+    """Check that the pipeline's and the scheduler's modules each stay under 300 lines."""
+    sizes = {p.name: len(p.read_text().splitlines()) for p in (PACKAGE / front).glob("*.py")}
+    assert len(sizes) > 3, f"{front} is one module again"
+    assert not {n: s for n, s in sizes.items() if s > FRONT_LINES}, sizes

@@ -1,0 +1,99 @@
+"""Running the pipeline from Python (the CLI's ``train``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import luigi
+import luigi.configuration
+from luigi.execution_summary import LuigiStatusCode
+
+from mle_challenge.lifecycle.outputs import Outputs
+from mle_challenge.pipeline.entry import TrainingPipeline
+
+_OK = {LuigiStatusCode.SUCCESS, LuigiStatusCode.SUCCESS_WITH_RETRY}
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    ok: bool
+    summary: str
+    table: str
+    tag: str | None = None  # the registered model, when the run succeeded
+    gate: dict[str, Any] | None = None  # its gate result
+
+
+def run_training(
+    source: str,
+    params_path: str | None,
+    outputs: str,
+    workers: int = 1,
+    scheduler_url: str | None = None,
+    model_name: str | None = None,
+) -> TrainingOutcome:
+    """Build the pipeline; unlike ``luigi.build``'s bool, ``ok`` is False when any task failed.
+    ``params_path`` None: ``./params.yaml`` if there is one, else the packaged defaults.
+    ``model_name`` None: the params' ``register.model_name``."""
+    from mle_challenge.config import check_model_name, load_params, params_source
+
+    params = params_source(params_path).path
+    load_params(params)  # fail on a bad file before Luigi swallows the error in a task
+    Outputs(outputs).check()  # shared outputs out of reach: one clear error, before any work
+    # A plain string of the resolved path: the task's id names the file actually read.
+    task = TrainingPipeline(
+        listings=source,
+        params=str(params),
+        root=outputs,
+        model_name=check_model_name(model_name) if model_name else "",
+    )
+    task.requires()  # hash the source up front, so a missing file is our clear error
+    scheduler = {"scheduler_url": scheduler_url} if scheduler_url else {"local_scheduler": True}
+    if scheduler_url:
+        # Several workers on one luigid: a worker whose next task another worker is running
+        # waits for it, then goes on with what depends on it, instead of stopping there.
+        luigi.configuration.get_config().set("worker", "keep_alive", "true")
+    result = luigi.build(
+        [task], workers=workers, detailed_summary=True, log_level="WARNING", **scheduler
+    )
+    # With several workers on one luigid, the tasks another worker ran are "not granted run
+    # permission" in this worker's summary: the run is good when the pipeline is complete.
+    ok = result.status in _OK or (result.status == LuigiStatusCode.NOT_RUN and task.complete())
+    if not ok:
+        return TrainingOutcome(ok=False, summary=result.summary_text, table="")
+    return TrainingOutcome(
+        ok=True,
+        summary=result.summary_text,
+        table=_table(task),
+        tag=task.registered()["tag"],
+        gate=task.gate_result(),
+    )
+
+
+def _table(task: TrainingPipeline) -> str:
+    record = task.registered()
+    lines = [
+        f"{'candidate':<16} {'val acc':>8} {'val F1':>8} {'test acc':>9} {'test F1':>8} "
+        f"{'test AUC':>9}"
+    ]
+    for name, m in sorted(record["candidates"].items()):
+        mark = " *" if name == record["selected"] else ""
+        v, t = m["validation"], m["test"]
+        lines.append(
+            f"{name + mark:<16} {v['accuracy']:>8.3f} {v['macro_f1']:>8.3f} "
+            f"{t['accuracy']:>9.3f} {t['macro_f1']:>8.3f} {t['roc_auc_ovr'] or 0:>9.3f}"
+        )
+    lines.append(f"selected: {record['selected']} (by validation {record['metric']})")
+    refit = record.get("refit") or {}
+    if refit.get("refit"):
+        t = refit["test"]
+        rounds = refit.get("rounds")
+        more = f", {rounds['before']} → {rounds['after']} rounds" if rounds else ""
+        lines.append(
+            f"{'refit':<16} {'':>8} {'':>8} {t['accuracy']:>9.3f} {t['macro_f1']:>8.3f} "
+            f"{t['roc_auc_ovr'] or 0:>9.3f}   on {refit['rows']:,} training + validation "
+            f"rows{more}"
+        )
+    lines.append(f"registered: {record['tag']}")
+    lines.append(f"report: {record['report']}")
+    return "\n".join(lines)
