@@ -27,7 +27,6 @@ import pandas as pd
 
 from mle_challenge import CATEGORIES
 from mle_challenge.config import MonitorParams
-from mle_challenge.model.features import API_FEATURES
 from mle_challenge.monitoring.profile import Bins, category_text
 
 _EPSILON = 1e-4  # a bin empty on one side counts as this share, so PSI stays finite
@@ -165,16 +164,17 @@ def field_drift(
 
 
 def mix_shift(profile: Mapping[str, Any], predicted: pd.Series, params: MonitorParams) -> MixShift:
-    reference = np.array([profile["test_predicted_mix"].get(c, 0) for c in CATEGORIES], float)
+    classes = list(profile.get("classes", CATEGORIES))
+    reference = np.array([profile["test_predicted_mix"].get(c, 0) for c in classes], float)
     found = predicted.astype(str).value_counts()
-    window = np.array([found.get(c, 0) for c in CATEGORIES], dtype=float)
+    window = np.array([found.get(c, 0) for c in classes], dtype=float)
     _, p_value = chi2_homogeneity(reference, window)
     ref_shares = reference / max(reference.sum(), 1)
     win_shares = window / max(window.sum(), 1)
     shift = psi(ref_shares, win_shares)
     return MixShift(
-        reference={c: round(float(s), 6) for c, s in zip(CATEGORIES, ref_shares, strict=True)},
-        window={c: round(float(s), 6) for c, s in zip(CATEGORIES, win_shares, strict=True)},
+        reference={c: round(float(s), 6) for c, s in zip(classes, ref_shares, strict=True)},
+        window={c: round(float(s), 6) for c, s in zip(classes, win_shares, strict=True)},
         psi=round(shift, 6),
         p_value=float(f"{p_value:.6g}"),
         shifted=bool(shift >= params.max_prediction_psi and p_value < params.p_value),
@@ -184,10 +184,11 @@ def mix_shift(profile: Mapping[str, Any], predicted: pd.Series, params: MonitorP
 def input_drift(
     profile: Mapping[str, Any], window: pd.DataFrame, params: MonitorParams
 ) -> InputDrift:
-    """Drift of ``window`` (the API fields and ``price_category``) against ``profile``."""
+    """Drift of ``window`` (the model's fields and ``price_category``) against ``profile``:
+    every field the profile holds, which are the fields the model was declared with."""
+    order = profile.get("order") or list(profile["fields"])
     fields = {
-        name: field_drift(name, profile["fields"][name], window[name], params)
-        for name in API_FEATURES
+        name: field_drift(name, profile["fields"][name], window[name], params) for name in order
     }
     drifted = [name for name, f in fields.items() if f.drifted]
     share = len(drifted) / len(fields)

@@ -1,7 +1,7 @@
 """A model's reference profile: what its training rows looked like, saved beside the model.
 
 Drift is measured against this, not against the training file, which may be gone or far away
-by the time a model has served for months. For each of the 11 input fields it keeps:
+by the time a model has served for months. For each declared field (the project's) it keeps:
 
 - the shares of a few bins (reference deciles for numbers, the frequent values for categories),
   which the population stability index compares;
@@ -31,14 +31,19 @@ import numpy as np
 import pandas as pd
 
 from mle_challenge import CATEGORIES
-from mle_challenge.model.features import API_FEATURES
+from mle_challenge.project import AIRBNB, Project, load_project
 
 PROFILE_FILE = "reference_profile.json"
 PROFILE_VERSION = 1
 
-# Categorical by meaning; the amenity flags are categories too (0 or 1), not magnitudes.
-CATEGORICAL_FIELDS: tuple[str, ...] = ("room_type", "neighbourhood", "tv", "elevator", "internet")
-NUMERIC_FIELDS: tuple[str, ...] = tuple(f for f in API_FEATURES if f not in CATEGORICAL_FIELDS)
+# Categorical by meaning: flags are categories too (0 or 1), not magnitudes.
+CATEGORICAL_KINDS = ("category", "flag")
+
+
+def categorical_fields(project: Project) -> tuple[str, ...]:
+    """The fields profiled by their values' counts (chi-square); the rest by distribution (KS)."""
+    return project.of_kind(*CATEGORICAL_KINDS)
+
 
 OTHER = "(other)"
 _MIN_BIN_SHARE = 0.01  # rarer categories share the OTHER bin, so no bin's count is tiny
@@ -133,16 +138,23 @@ def field_distribution(values: pd.Series) -> dict[str, Any]:
     return {"quantiles": [round(float(q), 7) for q in points]}
 
 
-def build_profile(train: pd.DataFrame, test_confusion: Sequence[Sequence[int]]) -> dict[str, Any]:
-    """The reference profile of a model trained on ``train`` (API-shaped rows), whose
-    confusion matrix on its test rows (true classes in rows, in :data:`CATEGORIES` order) was
-    ``test_confusion``."""
+def build_profile(
+    train: pd.DataFrame,
+    test_confusion: Sequence[Sequence[int]],
+    project: Project | None = None,
+) -> dict[str, Any]:
+    """The reference profile of a model of ``project`` (default: the Airbnb project) trained on
+    ``train`` (rows of its fields), whose confusion matrix on its test rows (true classes in
+    rows, in class order) was ``test_confusion``."""
+    project = project if project is not None else load_project(AIRBNB)
+    classes = list(project.target.labels or CATEGORIES)
+    categorical = categorical_fields(project)
     matrix = np.asarray(test_confusion, dtype=int)
     fields: dict[str, Any] = {}
-    for name in API_FEATURES:
+    for name in project.fields:
         column = train[name]
         entry: dict[str, Any] = {"rows": len(column), "missing": int(column.isna().sum())}
-        if name in CATEGORICAL_FIELDS:
+        if name in categorical:
             bins = categorical_bins(column)
             values = column.dropna().map(category_text).value_counts()
             entry |= {
@@ -159,10 +171,11 @@ def build_profile(train: pd.DataFrame, test_confusion: Sequence[Sequence[int]]) 
         "version": PROFILE_VERSION,
         "rows": len(train),
         "fields": fields,
-        "classes": list(CATEGORIES),
+        "order": list(project.fields),  # the saved JSON sorts its keys: the declared order
+        "classes": classes,
         "test_rows": int(matrix.sum()),
-        "test_mix": dict(zip(CATEGORIES, map(int, matrix.sum(axis=1)), strict=True)),
-        "test_predicted_mix": dict(zip(CATEGORIES, map(int, matrix.sum(axis=0)), strict=True)),
+        "test_mix": dict(zip(classes, map(int, matrix.sum(axis=1)), strict=True)),
+        "test_predicted_mix": dict(zip(classes, map(int, matrix.sum(axis=0)), strict=True)),
     }
 
 

@@ -9,6 +9,7 @@ from scipy.stats import chi2_contingency, ks_2samp
 
 from mle_challenge.config import MonitorParams
 from mle_challenge.monitoring import drift, profile
+from mle_challenge.project import AIRBNB, load_project
 
 pytestmark = pytest.mark.unit
 
@@ -102,7 +103,15 @@ def test_the_profile_is_the_same_bytes_for_the_same_rows() -> None:
     built = profile.build_profile(rows, _CONFUSION)
     assert built["test_mix"] == {"Low": 50, "Mid": 50, "High": 35, "Lux": 15}
     assert built["test_predicted_mix"] == {"Low": 50, "Mid": 50, "High": 35, "Lux": 15}
-    assert set(built["fields"]) == set(profile.NUMERIC_FIELDS) | set(profile.CATEGORICAL_FIELDS)
+    assert set(built["fields"]) == set(load_project(AIRBNB).fields)
+    kinds = {name: entry["kind"] for name, entry in built["fields"].items()}
+    assert {n for n, k in kinds.items() if k == "categorical"} == {
+        "room_type",
+        "neighbourhood",
+        "tv",
+        "elevator",
+        "internet",
+    }
 
 
 def _window(rows: pd.DataFrame, categories: list[str]) -> pd.DataFrame:
