@@ -134,3 +134,14 @@ def _range_checks(
     if bounds is None:
         return []
     return [(f"{name} out of range {_bounds_text(low, high)}", values.notna() & outside)]
+
+
+def typed(project: Project, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame``'s id and fields as their kinds' JSON types: the id, counts and flags as whole
+    numbers, the other numeric kinds as floats, categories as they are (a request's shape)."""
+    out = frame.loc[:, [project.id, *project.fields]].copy()
+    for name in (project.id, *project.of_kind("count", "flag")):
+        out[name] = pd.to_numeric(out[name]).astype("Int64")
+    for name in project.of_kind("number", "latitude", "longitude"):
+        out[name] = pd.to_numeric(out[name])
+    return out

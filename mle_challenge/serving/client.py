@@ -105,7 +105,8 @@ def listings_from_file(
 
     import pandas as pd
 
-    from mle_challenge.model.features import API_FEATURES
+    from mle_challenge.data.validate import typed
+    from mle_challenge.project import AIRBNB, load_project
 
     if source.endswith(".json"):
         from pathlib import Path
@@ -117,12 +118,7 @@ def listings_from_file(
         from mle_challenge.batch.predict import api_chunks
 
         parts = [chunk.rows for chunk in api_chunks(source, 200_000)]
-        frame = pd.concat(parts, ignore_index=True)
-        for column in ("id", "accommodates", "tv", "elevator", "internet"):
-            frame[column] = pd.to_numeric(frame[column]).astype("Int64")
-        for column in ("beds", "bedrooms", "bathrooms", "latitude", "longitude"):
-            frame[column] = pd.to_numeric(frame[column])
-        frame = frame.loc[:, ["id", *API_FEATURES]]
+        frame = typed(load_project(AIRBNB), pd.concat(parts, ignore_index=True))
     if sample is not None:
         frame = frame.sample(min(sample, len(frame)), random_state=seed)
     return [

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mle_challenge.batch.predict import check_rows as airbnb_check_rows
-from mle_challenge.data.validate import check_rows
+from mle_challenge.data.validate import check_rows, typed
 from mle_challenge.model.city import Area
 from mle_challenge.project import AIRBNB, load_project, parse_project
 
@@ -108,3 +108,13 @@ def test_a_project_of_its_own_kinds() -> None:
     ]
     flags = checked.rows["ok"]
     assert (flags[0], flags[2]) == (1, 0) and pd.isna(flags[1])  # unknown stays unknown
+
+
+def test_rows_typed_as_requests() -> None:
+    """Check that the client's rows carry each kind's JSON type (counts and flags whole)."""
+    frame = pd.DataFrame([ROW | {"bedrooms": None, "tv": "1"}], dtype="string")
+    row = typed(PROJECT, frame).iloc[0]
+    assert row["accommodates"] == 4 and str(typed(PROJECT, frame)["tv"].dtype) == "Int64"
+    assert (
+        row["bathrooms"] == 1.5 and pd.isna(row["bedrooms"]) and row["room_type"] == "Private room"
+    )
