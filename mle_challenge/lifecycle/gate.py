@@ -28,7 +28,7 @@ from mle_challenge import CATEGORIES
 from mle_challenge.config import GateParams
 from mle_challenge.lifecycle.store import verified
 from mle_challenge.model.city import MIN_NEIGHBOURHOOD_ROWS, City
-from mle_challenge.project import AIRBNB, load_project
+from mle_challenge.project import airbnb
 from mle_challenge.project.declaration import GateCase, Project
 
 
@@ -216,7 +216,7 @@ def no_regression(
 
 def _project(project: Project | None) -> Project:
     # Models registered before projects were declared are the Airbnb project's.
-    return project if project is not None else load_project(AIRBNB)
+    return project if project is not None else airbnb()
 
 
 def directional(

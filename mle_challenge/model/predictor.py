@@ -19,12 +19,8 @@ from mle_challenge import CATEGORIES
 from mle_challenge.model.city import Area, City, edges_of
 from mle_challenge.model.decision import decide, describe, unwrap
 from mle_challenge.model.fastpath import CompiledBoosting
-from mle_challenge.model.features import (
-    API_FEATURES,
-    ListingFeatures,
-    input_area,
-    input_categories,
-)
+from mle_challenge.model.features import ListingFeatures, input_area, input_categories
+from mle_challenge.project import Project, airbnb, saved_project
 
 # Above this many rows sklearn's compiled loop over rows beats the level-by-level walk
 # (measured on the NYC model: 0.9 ms against 5.1 ms at 32 rows, 4.4 against 3.6 at 64).
@@ -48,11 +44,20 @@ class Predictions:
 
 class Predictor:
     def __init__(
-        self, pipeline: Any, *, tag: str = "unregistered", info: Any = None, fast_path: bool = True
+        self,
+        pipeline: Any,
+        *,
+        tag: str = "unregistered",
+        info: Any = None,
+        fast_path: bool = True,
+        project: Project | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.tag = tag
         self.info = info
+        # The declaration the model was trained with: its fields are what it reads.
+        self.project = project if project is not None else airbnb()
+        self.fields = tuple(self.project.fields)
         classes = [str(c) for c in pipeline.classes_]
         unknown = sorted(set(classes) - set(CATEGORIES))
         if unknown:
@@ -75,11 +80,16 @@ class Predictor:
     @classmethod
     def load(cls, model: Any, *, fast_path: bool = True) -> Predictor:
         """Load a model from the BentoML store: a tag string or a ``bentoml.Model``."""
+        from pathlib import Path
+
         import bentoml
 
         stored = bentoml.models.get(model) if isinstance(model, str) else model
         pipeline = bentoml.sklearn.load_model(stored)
-        return cls(pipeline, tag=str(stored.tag), info=stored.info, fast_path=fast_path)
+        project = saved_project(Path(stored.path))
+        return cls(
+            pipeline, tag=str(stored.tag), info=stored.info, fast_path=fast_path, project=project
+        )
 
     @property
     def fast_path(self) -> bool:
@@ -128,18 +138,18 @@ class Predictor:
         """Predict API-shaped dicts (the ``/classify`` fields; extra keys are ignored)."""
         if self._fast is not None and len(records) <= FAST_PATH_MAX_ROWS:
             features, compiled = self._fast
-            matrix = features.encode({c: [r[c] for r in records] for c in API_FEATURES})
+            matrix = features.encode({c: [r[c] for r in records] for c in self.fields})
             return self._finish(compiled.predict_proba(matrix))
-        frame = pd.DataFrame.from_records(list(records), columns=list(API_FEATURES))
+        frame = pd.DataFrame.from_records(list(records), columns=list(self.fields))
         return self.predict_frame(frame)
 
     def predict_frame(self, frame: pd.DataFrame) -> Predictions:
         """Predict a frame whose columns include the ``/classify`` fields."""
-        return self._finish(self.pipeline.predict_proba(frame.loc[:, list(API_FEATURES)]))
+        return self._finish(self.pipeline.predict_proba(frame.loc[:, list(self.fields)]))
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
         """The model's feature matrix for a frame of ``/classify`` fields (its own encoding)."""
-        return np.asarray(self.pipeline[:-1].transform(frame.loc[:, list(API_FEATURES)]))
+        return np.asarray(self.pipeline[:-1].transform(frame.loc[:, list(self.fields)]))
 
     def predict_encoded(self, matrix: np.ndarray, threads: int | None = None) -> Predictions:
         """Predict rows :meth:`encode` made, through the compiled complete-tree walk of

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from mle_challenge import CATEGORIES
-from mle_challenge.project import AIRBNB, Project, load_project
+from mle_challenge.project import Project, airbnb
 
 PROFILE_FILE = "reference_profile.json"
 PROFILE_VERSION = 1
@@ -146,7 +146,7 @@ def build_profile(
     """The reference profile of a model of ``project`` (default: the Airbnb project) trained on
     ``train`` (rows of its fields), whose confusion matrix on its test rows (true classes in
     rows, in class order) was ``test_confusion``."""
-    project = project if project is not None else load_project(AIRBNB)
+    project = project if project is not None else airbnb()
     classes = list(project.target.labels or CATEGORIES)
     categorical = categorical_fields(project)
     matrix = np.asarray(test_confusion, dtype=int)

@@ -31,16 +31,20 @@ from mle_challenge.project.declaration import (
 )
 from mle_challenge.project.load import (
     AIRBNB,
+    PROJECT_FILE,
     ProjectSource,
+    airbnb,
     declaration_bytes,
     load_project,
     parse_project,
     project_params,
     project_source,
+    saved_project,
 )
 
 __all__ = [
     "AIRBNB",
+    "PROJECT_FILE",
     "Bins",
     "CategoryField",
     "CountField",
@@ -56,9 +60,11 @@ __all__ = [
     "Serving",
     "Source",
     "Target",
+    "airbnb",
     "declaration_bytes",
     "load_project",
     "parse_project",
     "project_params",
     "project_source",
+    "saved_project",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -26,6 +27,9 @@ from mle_challenge.project.declaration import (
 
 AIRBNB = Path(__file__).with_name("airbnb.yaml")
 """The Inside Airbnb price-category project, packaged: every command's default."""
+
+PROJECT_FILE = "project.json"
+"""The declaration a registered model was trained with, in its folder (covered by its hash)."""
 
 _FIELD_MODELS: dict[str, type[BaseModel]] = {
     model.model_fields["kind"].default: model
@@ -182,3 +186,18 @@ def declaration_from_bytes(data: bytes, source: str = "the model's saved declara
     except (ValueError, RecursionError) as exc:
         raise ConfigError(f"{source} is not valid JSON: {exc}") from exc
     return parse_project(raw, source)
+
+
+@lru_cache(maxsize=1)
+def airbnb() -> Project:
+    """The packaged Airbnb project, read once (it is package data: it cannot change)."""
+    return load_project(AIRBNB)
+
+
+def saved_project(model_folder: Path) -> Project:
+    """The declaration saved in a model's folder; the Airbnb project for a model registered
+    before models saved theirs (every model then was one of its price classifiers)."""
+    file = model_folder / PROJECT_FILE
+    if not file.is_file():
+        return airbnb()
+    return declaration_from_bytes(file.read_bytes(), f"{file}")

@@ -106,7 +106,7 @@ def listings_from_file(
     import pandas as pd
 
     from mle_challenge.data.validate import typed
-    from mle_challenge.project import AIRBNB, load_project
+    from mle_challenge.project import airbnb
 
     if source.endswith(".json"):
         from pathlib import Path
@@ -118,7 +118,7 @@ def listings_from_file(
         from mle_challenge.batch.predict import api_chunks
 
         parts = [chunk.rows for chunk in api_chunks(source, 200_000)]
-        frame = typed(load_project(AIRBNB), pd.concat(parts, ignore_index=True))
+        frame = typed(airbnb(), pd.concat(parts, ignore_index=True))
     if sample is not None:
         frame = frame.sample(min(sample, len(frame)), random_state=seed)
     return [
