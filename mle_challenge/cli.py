@@ -700,12 +700,13 @@ def models_history(model_name: str) -> None:
         click.echo(f"no promotions, rollbacks or scheduled runs of {model_name} yet")
     for e in events:
         note = e.get("reason", "")
+        moved = f"{e.get('from') or '-'} → {e.get('to') or '-'}"
         if "outcome" in e:  # a scheduled run: what came of it, and the model it trained
-            note = f"[{e['outcome']}{' ' + e['tag'] if e.get('tag') else ''}] {note}"
-        click.echo(
-            f"{e['time']}  {e['action']:<8} {e['user']:<10} {e.get('from') or '-'} → "
-            f"{e.get('to') or '-'}  {note}"
-        )
+            if e.get("from") == e.get("to"):  # production stayed: say so, not "A → A"
+                moved = f"{e.get('to') or '-'} stays"
+            trained = f", its model {e['tag']}" if e.get("tag") else ""
+            note = f"[run {e['outcome']}{trained}] {note}"
+        click.echo(f"{e['time']}  {e['action']:<8} {e['user']:<10} {moved}  {note}")
 
 
 @models.command("push")
