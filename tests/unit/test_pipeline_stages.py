@@ -96,6 +96,47 @@ def test_fingerprints_are_stable_and_sensitive(tmp_path: Path) -> None:
     assert code_version("data.clean") == code_version("data.clean")
 
 
+# Modules a stage may call without hashing them: they move or file a model (the shared
+# registry, the store's cards), they do not shape what the stage writes.
+PACKAGE = Path(__file__).resolve().parents[2] / "mle_challenge"
+NOT_HASHED = {"lifecycle.shared", "lifecycle.store", "config", "errors"}
+
+
+def _work_modules(stage: type) -> set[str]:
+    """The package modules a stage's own methods import (``from mle_challenge.x import y``)."""
+    import ast
+    import inspect
+    import textwrap
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(stage)))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            base = node.module.removeprefix("mle_challenge").lstrip(".")
+            for alias in node.names:  # `from mle_challenge.lifecycle import registration`
+                whole = f"{base}.{alias.name}"
+                is_module = (PACKAGE / f"{whole.replace('.', '/')}.py").is_file()
+                found.add(whole if is_module else base)
+    return {m for m in found if m and not m.startswith("pipeline")} - NOT_HASHED
+
+
+@pytest.mark.parametrize(
+    "stage",
+    ["Preprocess", "Split", "TrainCandidate", "EvaluateCandidate", "RefitModel", "RegisterModel",
+     "GateModel"],
+)  # fmt: skip
+def test_a_stage_hashes_the_code_it_calls(stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Check that each stage's fingerprint hashes every module that does its work (moving
+    registration's assembly into lifecycle/registration.py must re-register when it changes)."""
+    import mle_challenge.pipeline as pipeline
+
+    task = getattr(pipeline, stage)
+    hashed: list[str] = []
+    module = __import__(task.__module__, fromlist=["code_version"])
+    monkeypatch.setattr(module, "code_version", lambda *names: hashed.extend(names) or "")
+    task.code(None)  # code() reads no parameter
+    assert _work_modules(task) <= set(hashed), f"{stage} calls code it does not hash"
+
+
 def _api_rows() -> pd.DataFrame:
     return pd.DataFrame(
         {
