@@ -212,6 +212,7 @@ def train_command(
 
     try:
         params = params_source(params_path)
+        click.echo(params.describe())  # before the run: its progress follows on stderr
         outcome = run_training(
             source, str(params.path), outputs, workers, scheduler_url, model_name=model_name
         )
@@ -221,7 +222,6 @@ def train_command(
     _write_training_summary(
         summary_json, ok=outcome.ok, summary=outcome.summary, tag=outcome.tag, gate=outcome.gate
     )
-    click.echo(params.describe())
     click.echo(outcome.summary)
     if not outcome.ok:
         raise click.exceptions.Exit(1)
