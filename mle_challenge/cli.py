@@ -212,6 +212,7 @@ def train_command(
 
     try:
         params = params_source(params_path)
+        click.echo(params.describe())  # before the run: its progress follows on stderr
         outcome = run_training(
             source, str(params.path), outputs, workers, scheduler_url, model_name=model_name
         )
@@ -221,7 +222,6 @@ def train_command(
     _write_training_summary(
         summary_json, ok=outcome.ok, summary=outcome.summary, tag=outcome.tag, gate=outcome.gate
     )
-    click.echo(params.describe())
     click.echo(outcome.summary)
     if not outcome.ok:
         raise click.exceptions.Exit(1)
@@ -700,12 +700,13 @@ def models_history(model_name: str) -> None:
         click.echo(f"no promotions, rollbacks or scheduled runs of {model_name} yet")
     for e in events:
         note = e.get("reason", "")
+        moved = f"{e.get('from') or '-'} → {e.get('to') or '-'}"
         if "outcome" in e:  # a scheduled run: what came of it, and the model it trained
-            note = f"[{e['outcome']}{' ' + e['tag'] if e.get('tag') else ''}] {note}"
-        click.echo(
-            f"{e['time']}  {e['action']:<8} {e['user']:<10} {e.get('from') or '-'} → "
-            f"{e.get('to') or '-'}  {note}"
-        )
+            if e.get("from") == e.get("to"):  # production stayed: say so, not "A → A"
+                moved = f"{e.get('to') or '-'} stays"
+            trained = f", its model {e['tag']}" if e.get("tag") else ""
+            note = f"[run {e['outcome']}{trained}] {note}"
+        click.echo(f"{e['time']}  {e['action']:<8} {e['user']:<10} {moved}  {note}")
 
 
 @models.command("push")

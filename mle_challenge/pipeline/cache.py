@@ -19,6 +19,7 @@ from typing import Any
 import luigi
 
 from mle_challenge.lifecycle.outputs import Outputs
+from mle_challenge.pipeline.progress import Progress, StageReporter
 
 
 def fingerprint(*parts: Any) -> str:
@@ -76,8 +77,17 @@ class _Stage(luigi.Task):
         return StageTarget(self.outputs, self.relative, self.filename)
 
     def run(self) -> None:
+        self._reporter = StageReporter(self.label, self._status, self._percentage)
+        self._progress(0, "started")
         self.produce()
         self.outputs.publish(self.relative, self.filename)  # shared outputs: output file last
+        self._progress(100, "done")
+
+    @property
+    def label(self) -> str:
+        """How progress names this stage (stages of one candidate add its name)."""
+        candidate = getattr(self, "candidate", None)
+        return f"{self.stage} {candidate}" if candidate else self.stage
 
     def produce(self) -> None:
         """Write this stage's folder, its output file last (atomically)."""
@@ -96,9 +106,23 @@ class _Stage(luigi.Task):
         with self._written().temporary_path() as tmp:
             Path(tmp).write_text(json.dumps(payload, indent=2, default=str))
 
-    def _progress(self, percent: int, message: str) -> None:
+    def _progress(self, percent: int | None, message: str) -> None:
+        """A step of this stage: a line on stderr with the elapsed time, and luigid's status
+        message and percentage (None: the percentage stays as it was)."""
+        reporter = getattr(self, "_reporter", None)
+        if reporter is None:  # produce() called outside run(), as tests do
+            reporter = self._reporter = StageReporter(self.label, self._status, self._percentage)
+        reporter(message, percent)
+
+    def progress(self) -> Progress:
+        """The callback model code reports its steps through ("fold 2 of 5 fitted")."""
+        return lambda message: self._progress(None, message)
+
+    def _status(self, message: str) -> None:
         # Luigi's worker assigns these callbacks at run time; its type hints say None.
         self.set_status_message(message)  # type: ignore[misc]
+
+    def _percentage(self, percent: int) -> None:
         self.set_progress_percentage(percent)  # type: ignore[misc]
 
 

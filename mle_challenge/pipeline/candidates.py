@@ -39,7 +39,9 @@ class TrainCandidate(_Stage, _CandidateParams):
         table, parts = _load_split(self)
         X, y = _part(table, parts["train"])
         self._progress(5, f"fitting {self.candidate} on {len(X):,} rows")
-        model = train.fit_candidate(_plain(self.spec), X, y)
+        model = train.fit_candidate(
+            _plain(self.spec), X, y, **_reporting(train.fit_candidate, self)
+        )
         with self._written().temporary_path() as tmp:
             joblib.dump(model, tmp)
         self._progress(100, f"fitted {self.candidate}")
@@ -163,7 +165,11 @@ class RefitModel(_Stage, _SelectParams):
         X, y = _part(table, [*parts["train"], *parts["validation"]])
         self._progress(10, f"fitting {selection['selected']} again on {len(X):,} rows")
         model, refit = train.refit_candidate(
-            joblib.load(self.selected_model().path), X, y, trained_rows=len(parts["train"])
+            joblib.load(self.selected_model().path),
+            X,
+            y,
+            trained_rows=len(parts["train"]),
+            **_reporting(train.refit_candidate, self),
         )
         self.folder.mkdir(parents=True, exist_ok=True)
         joblib.dump(model, self.folder / "model.joblib")
@@ -177,3 +183,12 @@ class RefitModel(_Stage, _SelectParams):
 def _summary(ev: dict[str, Any]) -> dict[str, Any]:
     keys = ("accuracy", "macro_f1", "roc_auc_ovr")
     return {part: {k: ev[part][k] for k in keys} for part in ("validation", "test")}
+
+
+def _reporting(fit: Any, stage: _Stage) -> dict[str, Any]:
+    """``progress=`` for model code that takes it (``fit_candidate(..., progress=...)``
+    reports each fold and round through it); nothing for code that does not yet."""
+    import inspect
+
+    accepts = "progress" in inspect.signature(fit).parameters
+    return {"progress": stage.progress()} if accepts else {}

@@ -10,7 +10,7 @@ import luigi
 
 from mle_challenge.pipeline.cache import _plain, _Stage, code_version
 from mle_challenge.pipeline.candidates import RefitModel
-from mle_challenge.pipeline.inputs import Split, _load_split, _part, _SelectParams
+from mle_challenge.pipeline.inputs import Split, _load_split, _SelectParams
 
 
 class RegisterModel(_Stage, _SelectParams):
@@ -25,7 +25,11 @@ class RegisterModel(_Stage, _SelectParams):
 
     def code(self) -> str:
         return code_version(
-            "lifecycle.registry", "lifecycle.store", "monitoring.profile", "model.city"
+            "lifecycle.registration",
+            "lifecycle.registry",
+            "lifecycle.store",
+            "monitoring.profile",
+            "model.city",
         )
 
     def complete(self) -> bool:
@@ -54,23 +58,28 @@ class RegisterModel(_Stage, _SelectParams):
     def produce(self) -> None:
         import joblib
 
-        from mle_challenge.lifecycle import registry, shared
-        from mle_challenge.monitoring import profile
+        from mle_challenge.lifecycle import registration, registry, shared
 
         refit_task = self.requires()
         refit = json.loads(Path(self.input().path).read_text())
         selected = Path(refit_task.input().path)
         selection = json.loads(selected.read_text())
         table, parts = _load_split(self)
-        seen = [*parts["train"], *parts["validation"]] if refit["refit"] else parts["train"]
-        X, _ = _part(table, seen)
-        city = self._city(table[table["id"].isin(seen)], parts)
-        # What monitoring compares served listings with: the rows the model was fitted on, and
-        # the classes it answered on the test rows.
-        reference = profile.build_profile(X, refit["test"]["confusion_matrix"])
-        self._progress(20, f"registering {selection['selected']}")
-        # validation: as the candidate was chosen; test: the model registered (the refit's)
-        metrics = {"validation": selection["metrics"]["validation"], "test": refit["test"]}
+        report = Path(self.clone(Split).input().path).with_name("report.json")
+        facts = registration.assemble(
+            table,
+            parts,
+            selection,
+            refit,
+            params={
+                "split": _plain(self.split),
+                "select": _plain(self.select),
+                "candidates": _plain(self.candidates),
+            },
+            neighbourhood_source=json.loads(report.read_text()).get("neighbourhood_source", {}),
+            reference=_reference_files,
+        )
+        self._progress(20, f"registering {facts.candidate}")
         # The model file as this machine has it (``model_path`` in the selection is where the
         # machine that selected it kept it).
         if refit["refit"]:
@@ -80,41 +89,26 @@ class RegisterModel(_Stage, _SelectParams):
         tag = registry.register_model(
             joblib.load(model_file),
             fingerprint=self.fingerprint,
-            candidate=selection["selected"],
-            metrics=metrics,
-            params={
-                "split": dict(self.split),
-                "candidate": _plain(self.candidates[selection["selected"]]),
-                "select": dict(self.select),
-            },
+            candidate=facts.candidate,
+            metrics=facts.metrics,
+            params=facts.params,
             data_fingerprint=str(self.data_hash),
             report_path=str((selected.parent / "report.html").resolve()),
             name=str(self.register["model_name"]),
-            extra_files={
-                profile.PROFILE_FILE: profile.profile_bytes(reference),
-                registry.TRAINED_IDS_FILE: registry.trained_ids_bytes(seen),
-            },
-            city=city,
+            extra_files=facts.extra_files,
+            city=facts.city,
         )
         if shared.push_registered(tag):  # MLE_REGISTRY: every machine can pull it
             self._progress(90, f"pushed {tag} to the shared registry")
-        self._write_json({"tag": tag, **selection, "metrics": metrics, "refit": refit})
+        self._write_json({"tag": tag, **selection, "metrics": facts.metrics, "refit": refit})
         self._progress(100, f"registered {tag}")
 
-    def _city(self, rows: Any, parts: dict[str, Any]) -> Any:
-        """The city facts of the rows the model was fitted on."""
-        from mle_challenge.model.city import learn_city
-        from mle_challenge.model.features import example_listing
 
-        report = Path(self.clone(Split).input().path).with_name("report.json")
-        sources = json.loads(report.read_text()).get("neighbourhood_source", {})
-        return learn_city(
-            rows,
-            price_edges=parts["price_edges"],
-            price_rule=parts["price_rule"],
-            neighbourhood_source=sources,
-            example=example_listing(rows),
-        )
+def _reference_files(rows: Any, confusion: Any) -> dict[str, bytes]:
+    """The drift reference monitoring reads, as the model's extra file."""
+    from mle_challenge.monitoring import profile
+
+    return {profile.PROFILE_FILE: profile.profile_bytes(profile.build_profile(rows, confusion))}
 
 
 class GateModel(_Stage, _SelectParams):

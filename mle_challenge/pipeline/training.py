@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,8 @@ from luigi.execution_summary import LuigiStatusCode
 
 from mle_challenge.lifecycle.outputs import Outputs
 from mle_challenge.pipeline.entry import TrainingPipeline
+from mle_challenge.pipeline.lock import outputs_lock
+from mle_challenge.pipeline.progress import begin_run
 
 _OK = {LuigiStatusCode.SUCCESS, LuigiStatusCode.SUCCESS_WITH_RETRY}
 
@@ -35,11 +38,28 @@ def run_training(
     """Build the pipeline; unlike ``luigi.build``'s bool, ``ok`` is False when any task failed.
     ``params_path`` None: ``./params.yaml`` if there is one, else the packaged defaults.
     ``model_name`` None: the params' ``register.model_name``."""
-    from mle_challenge.config import check_model_name, load_params, params_source
+    from mle_challenge.config import load_params, params_source
 
     params = params_source(params_path).path
     load_params(params)  # fail on a bad file before Luigi swallows the error in a task
     Outputs(outputs).check()  # shared outputs out of reach: one clear error, before any work
+    # luigid coordinates its workers; a local scheduler would race another run's files.
+    lock = outputs_lock(outputs) if not scheduler_url else contextlib.nullcontext()
+    with lock:
+        begin_run()
+        return _build(source, str(params), outputs, workers, scheduler_url, model_name)
+
+
+def _build(
+    source: str,
+    params: str,
+    outputs: str,
+    workers: int,
+    scheduler_url: str | None,
+    model_name: str | None,
+) -> TrainingOutcome:
+    from mle_challenge.config import check_model_name
+
     # A plain string of the resolved path: the task's id names the file actually read.
     task = TrainingPipeline(
         listings=source,

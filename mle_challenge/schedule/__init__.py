@@ -63,6 +63,7 @@ from mle_challenge.schedule.outcome import (
     drift_alarms,
     failed_checks,
     judged_models,
+    unchanged_detail,
 )
 from mle_challenge.schedule.runner import Runner, single_run
 from mle_challenge.schedule.server import make_app, start_http
@@ -107,4 +108,5 @@ __all__ = [
     "start_http",
     "stop_on_signals",
     "trigger_period",
+    "unchanged_detail",
 ]

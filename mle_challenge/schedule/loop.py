@@ -8,7 +8,7 @@ import json
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -44,7 +44,7 @@ def build_scheduler(
     monitoring check every ``monitor_every``, which asks for a run at once on input drift."""
     scheduler = BackgroundScheduler(timezone=UTC)
     once = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-    scheduler.add_job(runner.run, trigger, id=RUN_JOB, name="run", **once)
+    scheduler.add_job(_announced(runner.run), trigger, id=RUN_JOB, name="run", **once)
 
     def check() -> None:
         found = runner.check()
@@ -57,10 +57,25 @@ def build_scheduler(
 
     def skipped(event: JobSubmissionEvent) -> None:
         if event.job_id == RUN_JOB:
-            runner.skip(f"a tick came while a run was still going (due {_due(event)})")
+            record = runner.skip(f"a tick came while a run was still going (due {_due(event)})")
+            _announce(record)
 
     scheduler.add_listener(skipped, EVENT_JOB_MAX_INSTANCES)
     return scheduler
+
+
+def _announce(record: RunRecord | None) -> None:
+    """Log a run's line: the long-running scheduler's only word on it (``--once`` prints its
+    one line on stdout instead, so a terminal shows it once)."""
+    if record is not None:
+        log.info("run: %s", record.line())
+
+
+def _announced(run: Callable[[], RunRecord | None]) -> Callable[[], None]:
+    def job() -> None:
+        _announce(run())
+
+    return job
 
 
 def run_now(scheduler: BackgroundScheduler, runner: _Runs, reason: str) -> None:
@@ -93,9 +108,10 @@ def stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
-def run_once(options: Options) -> RunRecord:
-    """One run now (``--once``); SIGTERM or SIGINT stops its training (``interrupted``)."""
-    runner = Runner(options, ScheduleMetrics())
+def run_once(options: Options, runner: Runner | None = None) -> RunRecord:
+    """One run now (``--once``); SIGTERM or SIGINT stops its training (``interrupted``). The
+    caller prints its record's line: nothing here logs it."""
+    runner = runner or Runner(options, ScheduleMetrics())
     done: list[RunRecord | BaseException | None] = []
 
     def work() -> None:

@@ -61,6 +61,19 @@ def decide_outcome(judged_before: Collection[str], tag: str, gate_passed: bool) 
     return "promoted" if gate_passed else "gate-failed"
 
 
+def unchanged_detail(listings: str, tag: str, production: str | None) -> str:
+    """Why an ``unchanged`` run promoted nothing, naming its model for what it is: the
+    production model, or one judged before that is not production (refused by its gate, or
+    rolled back), which the scheduler leaves to a person."""
+    if tag == production:
+        return f"{listings}: its model is production already"
+    now = f"{production} is" if production else "none is"
+    return (
+        f"{listings}: its model was registered and judged before, and is not production "
+        f"({now}): `mle-challenge promote {tag}` to serve it"
+    )
+
+
 def judged_models(gated: Iterable[str], history: Iterable[Mapping[str, Any]]) -> frozenset[str]:
     """The models already judged: registered and gated (``gated``), except those whose last
     scheduled run ended ``error`` or ``interrupted`` (a promotion refused while another was in

@@ -32,6 +32,7 @@ from mle_challenge.schedule.outcome import (
     decide_outcome,
     failed_checks,
     judged_models,
+    unchanged_detail,
 )
 
 log = logging.getLogger(__name__)
@@ -111,8 +112,7 @@ class Runner:
     def record(self, record: RunRecord) -> RunRecord:
         from mle_challenge.lifecycle import production
 
-        self.metrics.finished(record)
-        log.info("run: %s", record.line())
+        self.metrics.finished(record)  # the caller says it: a log line, or --once's stdout
         try:
             production.record_event(self.options.model_name, record.event())
         except Exception:  # the history's disk is full, say: the scheduler still goes on
@@ -133,7 +133,8 @@ class Runner:
             outcome = decide_outcome(judged, tag, bool(gate.get("passed")))
             if outcome == "promoted":
                 self._promote(tag)
-            return self._end(outcome, started, [*reasons, self._detail(outcome, gate)], tag, before)
+            detail = self._detail(outcome, gate, tag, before)
+            return self._end(outcome, started, [*reasons, detail], tag, before)
         except Interrupted:
             note = "stopped by a signal during the run: nothing promoted"
             return self._end("interrupted", started, [*reasons, note], tag, before)
@@ -158,9 +159,11 @@ class Runner:
         after = self._production()
         return RunRecord(outcome, started, _now(), "; ".join(reasons), tag, (before, after))
 
-    def _detail(self, outcome: Outcome, gate: Mapping[str, Any]) -> str:
+    def _detail(
+        self, outcome: Outcome, gate: Mapping[str, Any], tag: str, production: str | None
+    ) -> str:
         if outcome == "unchanged":
-            return f"{self.options.listings}: its model was already registered and judged"
+            return unchanged_detail(self.options.listings, tag, production)
         if outcome == "gate-failed":
             return f"failed its gate ({', '.join(failed_checks(gate)) or 'see its card'})"
         return f"trained on {self.options.listings}"

@@ -127,7 +127,10 @@ def test_a_second_once_on_the_same_file_is_unchanged_and_fast(ws: Workspace) -> 
         env=ws.env,
         check=True,
     ).stdout
-    assert f"[unchanged {production}] run now (--once)" in shown.splitlines()[-1]
+    # production stays, and the run names its model as its own, not as production's
+    expected = f"{production} stays  [run unchanged, its model {production}] run now (--once)"
+    assert expected in shown.splitlines()[-1]
+    assert done.stderr.count(done.stdout.strip()) == 0  # the outcome once: on stdout alone
 
 
 def test_a_later_month_is_a_new_model_promoted_or_refused(ws: Workspace) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -96,6 +98,47 @@ def test_fingerprints_are_stable_and_sensitive(tmp_path: Path) -> None:
     assert code_version("data.clean") == code_version("data.clean")
 
 
+# Modules a stage may call without hashing them: they move or file a model (the shared
+# registry, the store's cards), they do not shape what the stage writes.
+PACKAGE = Path(__file__).resolve().parents[2] / "mle_challenge"
+NOT_HASHED = {"lifecycle.shared", "lifecycle.store", "config", "errors"}
+
+
+def _work_modules(stage: type) -> set[str]:
+    """The package modules a stage's own methods import (``from mle_challenge.x import y``)."""
+    import ast
+    import inspect
+    import textwrap
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(stage)))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            base = node.module.removeprefix("mle_challenge").lstrip(".")
+            for alias in node.names:  # `from mle_challenge.lifecycle import registration`
+                whole = f"{base}.{alias.name}"
+                is_module = (PACKAGE / f"{whole.replace('.', '/')}.py").is_file()
+                found.add(whole if is_module else base)
+    return {m for m in found if m and not m.startswith("pipeline")} - NOT_HASHED
+
+
+@pytest.mark.parametrize(
+    "stage",
+    ["Preprocess", "Split", "TrainCandidate", "EvaluateCandidate", "RefitModel", "RegisterModel",
+     "GateModel"],
+)  # fmt: skip
+def test_a_stage_hashes_the_code_it_calls(stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Check that each stage's fingerprint hashes every module that does its work (moving
+    registration's assembly into lifecycle/registration.py must re-register when it changes)."""
+    import mle_challenge.pipeline as pipeline
+
+    task = getattr(pipeline, stage)
+    hashed: list[str] = []
+    module = __import__(task.__module__, fromlist=["code_version"])
+    monkeypatch.setattr(module, "code_version", lambda *names: hashed.extend(names) or "")
+    task.code(None)  # code() reads no parameter
+    assert _work_modules(task) <= set(hashed), f"{stage} calls code it does not hash"
+
+
 def _api_rows() -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -151,3 +194,81 @@ def test_metrics_of_a_perfect_model() -> None:
     assert metrics["accuracy"] == metrics["macro_f1"] == metrics["roc_auc_ovr"] == 1.0
     assert metrics["confusion_matrix"][0] == [2, 0, 0, 0]
     assert list(metrics["per_class"]) == list(CATEGORIES)
+
+
+# --- progress and the outputs lock ---
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(4.4, "4 s"), (59.4, "59 s"), (182, "3 min 02 s"), (3900, "1 h 05 min")],
+)
+def test_elapsed_time_is_short(seconds: float, shown: str) -> None:
+    """Check that elapsed times read at a glance: seconds, then minutes, then hours."""
+    from mle_challenge.pipeline.progress import format_elapsed
+
+    assert format_elapsed(seconds) == shown
+
+
+def test_a_stage_reports_each_step_with_its_elapsed_time() -> None:
+    """Check that a step is one line with the run's and the stage's elapsed time, and Luigi's
+    status message and percentage (kept when a step gives none, as model code's do)."""
+    import io
+
+    from mle_challenge.pipeline import progress
+
+    now = [100.0]
+    statuses: list[str] = []
+    percents: list[int] = []
+    out = io.StringIO()
+    progress.begin_run(now=0.0)
+    report = progress.StageReporter(
+        "train hgb", statuses.append, percents.append, out=out, clock=lambda: now[0]
+    )
+    now[0] = 182.0
+    report("fold 2 of 5 fitted")
+    report("fitted", 100)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "[3 min 02 s] train hgb: fold 2 of 5 fitted (1 min 22 s in this stage)"
+    assert statuses == lines and percents == [100]
+
+
+def test_a_luigi_stage_prints_and_sets_its_status(capsys: pytest.CaptureFixture[str]) -> None:
+    """Check that a real stage's progress reaches stderr and Luigi's callbacks, named by its
+    candidate, and that model code gets a plain callback only where it takes one."""
+    from mle_challenge.pipeline import TrainCandidate
+    from mle_challenge.pipeline.candidates import _reporting
+
+    task = TrainCandidate(
+        listings="l.csv", data_hash="h", split={}, candidate="hgb", spec={"kind": "x"}
+    )
+    seen: list[Any] = []
+    task.set_status_message = seen.append  # Luigi's worker assigns these at run time
+    task.set_progress_percentage = seen.append
+    task.progress()("fold 1 of 5 fitted")
+    assert "train hgb: fold 1 of 5 fitted" in capsys.readouterr().err
+    assert len(seen) == 1 and "fold 1 of 5" in seen[0]
+
+    def takes(X: Any, progress: Any = None) -> None: ...
+    def older(X: Any) -> None: ...
+
+    assert set(_reporting(takes, task)) == {"progress"} and _reporting(older, task) == {}
+
+
+def test_a_second_run_on_the_same_outputs_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Check that `train` on an outputs folder another run is using stops at once, in one
+    line naming the folder (it met Luigi's FileAlreadyExists and left a temporary file)."""
+    from mle_challenge.cli import main
+    from mle_challenge.pipeline.lock import outputs_lock
+
+    outputs = str(tmp_path / "outputs")
+    with outputs_lock(outputs):
+        code = main(["train", "--listings", str(tmp_path / "absent.csv"), "--outputs", outputs])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"error: another run is using {outputs} (pid {os.getpid()})")
+    assert not list((tmp_path / "outputs").rglob("*luigi-tmp*"))
+    with outputs_lock(outputs):  # released: the next run takes it
+        pass

@@ -625,3 +625,69 @@ def test_a_restarted_scheduler_serves_its_last_monitoring_gauges(tmp_path: Path)
     empty = ScheduleMetrics()
     schedule.recall_monitoring(empty, tmp_path / "never-monitored")
     assert "mle_drift_share" not in empty.exposition().decode()
+
+
+# --- what a run says, and where ---
+
+
+def test_once_leaves_the_outcome_line_to_its_caller(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Check that `schedule --once` logs nothing of its run's outcome (the command prints it
+    on stdout): a terminal showed the line twice, once from the log on stderr."""
+    runner = FakeChild(_options(tmp_path), "import sys; sys.exit(3)")
+    with caplog.at_level("INFO", logger="mle_challenge.schedule"):
+        record = schedule.run_once(runner.options, runner)
+    assert record.outcome == "error"
+    assert not [r for r in caplog.records if record.line() in r.getMessage()]
+
+
+def test_the_long_running_scheduler_logs_each_run_once(
+    tmp_path: Path, started: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Check that a scheduled run's line is logged, exactly once."""
+    runner = Blocking(_options(tmp_path))
+    runner.release.set()
+    with caplog.at_level("INFO", logger="mle_challenge.schedule"):
+        started(runner, schedule.every_seconds(0.2))
+        _wait_for(lambda: runner.metrics.last is not None)
+        _wait_for(lambda: any("run: unchanged" in r.getMessage() for r in caplog.records))
+    last = runner.metrics.last
+    assert last is not None
+    assert sum(r.getMessage() == f"run: {last.line()}" for r in caplog.records) <= 1
+
+
+@pytest.mark.parametrize(
+    ("tag", "production", "said"),
+    [
+        ("m:a", "m:a", "its model is production already"),
+        ("m:b", "m:a", "is not production (m:a is): `mle-challenge promote m:b` to serve it"),
+        ("m:b", None, "is not production (none is)"),
+    ],
+)
+def test_an_unchanged_run_names_its_model_for_what_it_is(
+    tag: str, production: str | None, said: str
+) -> None:
+    """Check that an unchanged run's reason never passes a model off as production."""
+    assert said in schedule.unchanged_detail("l.csv", tag, production)
+
+
+def test_models_history_says_production_stayed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Check that a run that promoted nothing reads `A stays [run unchanged, its model B]`,
+    not `A → A [unchanged B]`, which named B as if it were production."""
+    from mle_challenge.cli import main
+    from mle_challenge.lifecycle import production
+
+    events = [
+        {"time": "t1", "action": "run", "user": "scheduler", "from": "m:a", "to": "m:a",
+         "outcome": "unchanged", "tag": "m:b", "reason": "cron"},
+        {"time": "t2", "action": "run", "user": "scheduler", "from": "m:a", "to": "m:c",
+         "outcome": "promoted", "tag": "m:c", "reason": "cron"},
+    ]  # fmt: skip
+    monkeypatch.setattr(production, "history", lambda name: events)
+    assert main(["models", "history"]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert "m:a stays  [run unchanged, its model m:b] cron" in shown[0]
+    assert "m:a → m:c  [run promoted, its model m:c] cron" in shown[1]
