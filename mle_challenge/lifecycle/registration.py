@@ -19,6 +19,7 @@ import pandas as pd
 from mle_challenge.lifecycle.registry import TRAINED_IDS_FILE, trained_ids_bytes
 from mle_challenge.model.city import City, learn_city
 from mle_challenge.model.features import example_listing, to_model_input
+from mle_challenge.project import PROJECT_FILE, Project, airbnb, declaration_bytes
 
 # (API-shaped rows the model was fitted on, its test confusion matrix) → {file name: bytes}
 Reference = Callable[[pd.DataFrame, Sequence[Sequence[int]]], Mapping[str, bytes]]
@@ -51,13 +52,17 @@ def assemble(
     params: Mapping[str, Any],
     neighbourhood_source: Mapping[str, int],
     reference: Reference,
+    project: Project | None = None,
 ) -> Registration:
     """The registration of the selected (and maybe refitted) model.
 
     ``table``: the clean table with this split's ``category``; ``parts``: the split record
     (ids by part, price edges and rule); ``selection`` and ``refit``: the records of those
-    stages; ``params``: ``split``, ``select`` and ``candidates`` as the pipeline ran them.
+    stages; ``params``: ``split``, ``select`` and ``candidates`` as the pipeline ran them;
+    ``project``: the declaration it was trained with (default: the Airbnb project), saved in
+    the model's folder so that a service builds its types from the model it serves.
     """
+    project = project if project is not None else airbnb()
     seen = fitted_ids(parts, bool(refit["refit"]))
     rows = table[table["id"].isin(seen)]
     city = learn_city(
@@ -81,5 +86,9 @@ def assemble(
         },
         fitted_ids=seen,
         city=city,
-        extra_files={**files, TRAINED_IDS_FILE: trained_ids_bytes(seen)},
+        extra_files={
+            **files,
+            TRAINED_IDS_FILE: trained_ids_bytes(seen),
+            PROJECT_FILE: declaration_bytes(project),
+        },
     )

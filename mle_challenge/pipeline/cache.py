@@ -31,10 +31,14 @@ def fingerprint(*parts: Any) -> str:
 def code_version(*modules: str) -> str:
     """A hash of the modules' source: editing a stage's code invalidates its outputs.
 
-    Modules are named, not imported, so checking what is complete stays fast.
+    Modules are named, not imported, so checking what is complete stays fast. A name with a
+    slash is a package data file (``project/airbnb.yaml``: the declaration a stage reads).
     """
     digest = hashlib.sha256()
     for name in modules:
+        if "/" in name:
+            digest.update((Path(__file__).parents[1] / name).read_bytes())
+            continue
         spec = find_spec(f"mle_challenge.{name}")
         assert spec is not None and spec.origin is not None, name
         digest.update(Path(spec.origin).read_bytes())

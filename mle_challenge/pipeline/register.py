@@ -26,6 +26,7 @@ class RegisterModel(_Stage, _SelectParams):
     def code(self) -> str:
         return code_version(
             "lifecycle.registration",
+            "project/airbnb.yaml",  # saved in the model
             "lifecycle.registry",
             "lifecycle.store",
             "monitoring.profile",
@@ -133,7 +134,8 @@ class GateModel(_Stage, _SelectParams):
 
     def code(self) -> str:
         return code_version(
-            "lifecycle.gate", "model.predictor", "model.decision", "model.fastpath", "model.schema"
+            *("lifecycle.gate", "model.predictor", "model.decision", "model.fastpath"),
+            *("model.schema", "project/airbnb.yaml"),  # the gate's cases are declared there
         )
 
     def own_params(self) -> Any:

@@ -11,6 +11,7 @@ import pytest
 from mle_challenge.data.clean import clean_listings
 from mle_challenge.lifecycle.registration import assemble, fitted_ids
 from mle_challenge.lifecycle.registry import TRAINED_IDS_FILE, trained_ids_bytes
+from mle_challenge.project import airbnb, declaration_bytes
 
 pytestmark = pytest.mark.unit
 
@@ -70,6 +71,7 @@ def test_assemble_gives_the_registered_models_facts(table: pd.DataFrame) -> None
     assert got.extra_files == {
         "reference_profile.json": b"{}",
         TRAINED_IDS_FILE: trained_ids_bytes(got.fitted_ids),
+        "project.json": declaration_bytes(airbnb()),  # the declaration it was trained with
     }
     assert got.city.price_edges == (0, 69, 175, 350, 1e9)  # the city of the rows it saw
     assert sum(n.rows for n in got.city.neighbourhoods.values()) == 400
