@@ -326,7 +326,10 @@ def model_rows(name: str = MODEL_NAME) -> list[dict[str, Any]]:
 def _row(stored: Any, alias: Alias | None) -> dict[str, Any]:
     info = stored.info
     metrics: Any = (info.metadata.get("metrics") if info else None) or {}
-    card = read_card(stored.tag)
+    try:
+        card = read_card(stored.tag)
+    except IntegrityError:  # an unreadable card: the row's problem already says so
+        card = {}
     gate = card.get("gate")
     return {
         "tag": stored.tag,
