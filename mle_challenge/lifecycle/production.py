@@ -132,11 +132,26 @@ def production_tag_unchecked(name: str = MODEL_NAME) -> str | None:
     return alias.tag if alias else None
 
 
+# The longest history this process has read of each name: history is append-only, so a
+# shorter one is an older alias object put back (its signature still verifies).
+_seen_history: dict[str, int] = {}
+
+
 def followable_tag(name: str = MODEL_NAME) -> str | None:
-    """The tag a following service may move to: :class:`UntrustedAlias` when the alias is
-    not signed with our key (shared registry), or names a model whose gate failed while the
-    promotion did not say it was forced."""
-    alias = read_alias(name)
+    """The tag a following service may move to. :class:`UntrustedAlias` when the alias is
+    not signed with our key (shared registry), when its history is shorter than one this
+    process read before (a replayed older object), or when it names a model whose gate failed
+    while the promotion did not say it was forced."""
+    state = shared.alias_store(name).read()
+    seen = _seen_history.get(name, 0)
+    if len(state.history) < seen:
+        raise UntrustedAlias(
+            f"the production alias of {name} has {len(state.history)} history entries, fewer "
+            f"than the {seen} read before: an older alias object was put back. Promote again to "
+            "move production; a service restarted after a new history was started follows it."
+        )
+    _seen_history[name] = len(state.history)
+    alias = _alias_from(state.alias)
     if alias is None:
         return None
     if alias.gate == "failed" and not alias.forced:

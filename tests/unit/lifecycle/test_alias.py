@@ -22,6 +22,14 @@ KEY = "k" * 32
 DEEP = "[" * 100_000
 
 
+@pytest.fixture(autouse=True)
+def _forget_seen_histories() -> Iterator[None]:
+    """Each test's follower starts having read no history (each test has its own store)."""
+    production._seen_history.clear()
+    yield
+    production._seen_history.clear()
+
+
 @pytest.fixture
 def key(monkeypatch: pytest.MonkeyPatch) -> Iterator[bytes]:
     """MLE_SIGNING_KEY set for this test."""
@@ -247,3 +255,20 @@ def test_an_unsealed_model_needs_trust(
     assert main(["models", "accept", tag, "--trust"]) == 0
     assert store.read_card(tag)["origin"].startswith("accepted: trusted by")
     assert store.verified(tag) == tag
+
+
+def test_a_replayed_older_alias_is_refused_by_a_follower(home: Path, fitted: Any) -> None:
+    """Check that putting back an older alias object (its history shorter than one read
+    before) is refused by followers, and that a later promotion is followed again."""
+    first, second = _gated(fitted, "f1"), _gated(fitted, "f2")
+    folder = home / "mle_challenge" / "aliases" / "price_classifier"
+    production.promote(first)
+    old = {f: (folder / f).read_bytes() for f in ("production.json", "history.jsonl")}
+    production.promote(second)
+    assert production.followable_tag() == second
+    for file, content in old.items():
+        (folder / file).write_bytes(content)
+    with pytest.raises(shared.UntrustedAlias, match="older alias object was put back"):
+        production.followable_tag()
+    production.promote(second, reason="again")
+    assert production.followable_tag() == second
