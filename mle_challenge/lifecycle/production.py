@@ -104,10 +104,12 @@ def read_alias(name: str = MODEL_NAME) -> Alias | None:
 
 def production_tag(name: str = MODEL_NAME) -> str | None:
     """The production model's tag, checked against its recorded content hash; None if unset.
-    With a shared registry, a production model this machine does not have is pulled first."""
+    With a shared registry, a production model this machine does not have is pulled first.
+    An alias naming a failed gate without a forced promotion is refused, as followers do."""
     alias = read_alias(name)
     if alias is None:
         return None
+    _gate_honoured(alias, name)
     if shared.registry_url() is not None:
         shared.ensure_local(alias.tag)
     try:
@@ -152,14 +154,18 @@ def followable_tag(name: str = MODEL_NAME) -> str | None:
         )
     _seen_history[name] = len(state.history)
     alias = _alias_from(state.alias)
-    if alias is None:
-        return None
+    return None if alias is None else _gate_honoured(alias, name).tag
+
+
+def _gate_honoured(alias: Alias, name: str) -> Alias:
+    """``alias``, unless it names a model whose gate failed without a forced promotion: no
+    promotion writes that, so it was written by hand."""
     if alias.gate == "failed" and not alias.forced:
         raise UntrustedAlias(
             f"production of {name} names {alias.tag}, whose gate failed, and the promotion is "
             "not recorded as forced: promote a model that passed, or force it with a reason."
         )
-    return alias.tag
+    return alias
 
 
 Change = Callable[[Alias | None], tuple[Alias, dict[str, Any]] | None]

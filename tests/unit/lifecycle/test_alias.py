@@ -145,8 +145,9 @@ def test_the_alias_records_the_gate_verdict_and_a_follower_refuses_a_failed_one(
     assert production.followable_tag() == tag
     path = home / "mle_challenge" / "aliases" / "price_classifier" / "production.json"
     path.write_text(json.dumps(json.loads(path.read_text()) | {"forced": False}))
-    with pytest.raises(shared.UntrustedAlias, match="gate failed"):
-        production.followable_tag()
+    for resolve in (production.followable_tag, production.production_tag):
+        with pytest.raises(shared.UntrustedAlias, match="gate failed"):
+            resolve()
     assert production.history()[-1]["gate"] == "failed"
 
 
