@@ -665,10 +665,18 @@ def models_list(model_name: str) -> None:
     model is marked."""
     from mle_challenge.lifecycle import production
 
-    rows = production.model_rows(model_name)
+    found = production.listing(model_name)
+    rows = found.rows
     if not rows:
         click.echo(f"no registered models named {model_name}: train one with `make run`")
-        return
+    else:
+        _print_model_rows(rows)
+    if found.alias_problem is not None:  # the rows are listed; the alias is not trusted
+        raise MleError(f"{found.alias_problem} No model is marked production.")
+
+
+def _print_model_rows(rows: list[dict[str, Any]]) -> None:
+    """The table of ``models list``; metadata its content hash does not cover is marked."""
     click.echo(
         f"{'tag':<36} {'created':<26} {'candidate':<12} {'acc':>6} {'F1':>6} {'AUC':>6} "
         f"{'gate':<7} stage"
@@ -681,10 +689,11 @@ def models_list(model_name: str) -> None:
         if r["problem"] is not None:
             click.echo(f"{r['tag']:<36} DAMAGED: {r['problem']}")
             continue
+        unverified = "" if r["metadata_verified"] else "  (metadata unverified: older hash)"
         click.echo(
             f"{r['tag']:<36} {r['created']:<26} {r['candidate']:<12} {fmt(r['accuracy']):>6} "
             f"{fmt(r['macro_f1']):>6} {fmt(r['roc_auc_ovr']):>6} {r['gate']:<7} "
-            f"{'production' if r['production'] else ''}"
+            f"{'production' if r['production'] else ''}{unverified}"
         )
 
 
@@ -707,6 +716,25 @@ def models_history(model_name: str) -> None:
             trained = f", its model {e['tag']}" if e.get("tag") else ""
             note = f"[run {e['outcome']}{trained}] {note}"
         click.echo(f"{e['time']}  {e['action']:<8} {e['user']:<10} {moved}  {note}")
+
+
+@models.command("accept")
+@click.argument("tag")
+@click.option(
+    "--trust",
+    is_flag=True,
+    help="Record it even without a seal signed with MLE_SIGNING_KEY: you vouch for its files.",
+)
+def models_accept(tag: str, trust: bool) -> None:
+    """Check and record TAG, a model brought by `bentoml models import` (which carries no
+    record of ours): its seal, signed with MLE_SIGNING_KEY where it was registered, must
+    match its files; without one, only with --trust. It arrives "not gated here"."""
+    from mle_challenge.lifecycle import production, store
+    from mle_challenge.lifecycle.registry import resolve_tag
+
+    accepted = store.accept(resolve_tag(tag), trust=trust, user=production.user_name())
+    how = "its signed seal matches" if accepted.signed else "trusted by you, without a seal"
+    click.echo(f"accepted {accepted.tag} ({how}; not gated here): {accepted.content_hash}")
 
 
 @models.command("push")

@@ -100,11 +100,12 @@ def register_model(
                 name,
                 model,
                 signatures={"predict": {"batchable": True}, "predict_proba": {"batchable": True}},
+                # Labels are fixed when a model is saved, so none says whether it is
+                # production: that is the alias's, which moves (`models list` shows it).
                 labels={
                     "fingerprint": fingerprint,
                     "data_fingerprint": data_fingerprint,
                     "candidate": candidate,
-                    "stage": "candidate",
                 },
                 metadata={
                     "metrics": {

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import hmac
 import json
 import os
 import tarfile
@@ -32,7 +31,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mle_challenge.data.sources import filesystem
 from mle_challenge.errors import MleError, RegistryError
 from mle_challenge.lifecycle.registry import resolve_tag
-from mle_challenge.lifecycle.store import content_hash, publish, read_card, staging, verified
+from mle_challenge.lifecycle.store import (
+    hmac_signature,
+    json_loads,
+    matches,
+    publish,
+    read_card,
+    signed_by,
+    signing_key,
+    staging,
+    verified,
+)
 
 
 class TransferError(MleError):
@@ -55,21 +64,14 @@ class Manifest(BaseModel):
         return json.dumps(self.model_dump(exclude={"signature"}), sort_keys=True).encode()
 
 
-def _signing_key() -> bytes | None:
-    from mle_challenge.config import get_settings
-
-    key = get_settings().signing_key
-    return key.get_secret_value().encode() if key is not None else None
-
-
 def _signature(manifest: Manifest, key: bytes) -> str:
-    return "hmac-sha256:" + hmac.new(key, manifest.signed_part(), hashlib.sha256).hexdigest()
+    return hmac_signature(manifest.signed_part(), key)
 
 
 def check_signature(manifest: Manifest, url: str, *, allow_unsigned: bool) -> bool:
     """Whether ``manifest`` is signed with our key; raises unless it is or unsigned archives
     are allowed. A wrong signature is refused either way."""
-    key = _signing_key()
+    key = signing_key()
     if manifest.signature is None or key is None:
         if allow_unsigned:
             return False
@@ -83,7 +85,7 @@ def check_signature(manifest: Manifest, url: str, *, allow_unsigned: bool) -> bo
             f"the manifest of {url} {missing}, and unsigned archives are not trusted: {fix}, "
             "or pass --allow-unsigned if you trust where it came from."
         )
-    if not hmac.compare_digest(manifest.signature, _signature(manifest, key)):
+    if not signed_by(manifest.signature, manifest.signed_part(), key):
         raise TransferError(
             f"the manifest of {url} is not signed with this MLE_SIGNING_KEY: it was changed "
             "after it was pushed, or pushed with another key. Refusing it."
@@ -138,7 +140,7 @@ def _read_json(url: str) -> dict[str, Any] | None:
     except Exception as exc:
         raise _remote_error("read", url, exc) from exc
     try:
-        found = json.loads(raw)
+        found = json_loads(raw)
     except ValueError as exc:
         raise TransferError(f"{url} is not valid JSON: {exc}") from exc
     if not isinstance(found, dict):
@@ -199,10 +201,28 @@ def _already_pushed(archive_url: str, facts: dict[str, Any], allow_unsigned: boo
         )
     except (ValidationError, TransferError):
         return False
-    if _signing_key() is not None and not signed:
+    if signing_key() is not None and not signed:
         return False  # sign it now
-    fs, path = filesystem(archive_url)
-    return bool(fs.exists(path))
+    return _remote_sha256(archive_url) == raw.get("archive_sha256")
+
+
+def _remote_sha256(url: str) -> str | None:
+    """The sha256 of the object at ``url``, read in blocks; None when it is missing. A
+    manifest alone does not prove its archive is whole: a promotion names only what this
+    proves (a damaged archive is pushed again)."""
+    fs, path = filesystem(url)
+    digest = hashlib.sha256()
+    try:
+        if not fs.exists(path):
+            return None
+        with fs.open(path, "rb") as data:
+            for block in iter(lambda: data.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:
+        raise _remote_error("read", url, exc) from exc
+    return digest.hexdigest()
 
 
 def _push(
@@ -229,7 +249,7 @@ def _push(
             pushed_at=datetime.now(UTC).isoformat(timespec="seconds"),
             **facts,
         )
-        key = _signing_key()
+        key = signing_key()
         if key is not None:
             manifest.signature = _signature(manifest, key)
         elif not allow_unsigned:
@@ -328,11 +348,10 @@ def pull_model(archive_url: str, *, allow_unsigned: bool = False) -> str:
         pass
     with staging() as scratch:
         _, root = _fetch(archive_url, manifest, scratch)
-        found = content_hash(root)
-        if found != manifest.content_hash:
+        if manifest.content_hash is None or not matches(root, manifest.content_hash):
             raise TransferError(
-                f"{archive_url} holds a model whose content hash {found} is not the recorded "
-                f"{manifest.content_hash}: refusing to import it."
+                f"{archive_url} holds a model whose files do not match the content hash its "
+                f"manifest records ({manifest.content_hash}): refusing to import it."
             )
         inside = _model_tag(root)
         if inside != tag:

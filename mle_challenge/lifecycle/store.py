@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -49,6 +50,16 @@ def _models_dir() -> Path:
     return Path(BentoMLContainer.model_store.get()._path)
 
 
+def json_loads(raw: str | bytes) -> Any:
+    """``json.loads`` whose every failure is a ValueError, a nesting too deep for the parser
+    (``[`` × 100,000 raises RecursionError) included, so callers that turn a ValueError into
+    one clear line cover it too."""
+    try:
+        return json.loads(raw)
+    except RecursionError as exc:
+        raise ValueError("its JSON is nested too deeply to read") from exc
+
+
 def write_json_atomic(path: Path, payload: Any) -> None:
     """Write JSON so readers see the old file or the new one, never half of either."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,36 +75,82 @@ def write_json_atomic(path: Path, payload: Any) -> None:
         raise
 
 
+# --- the signing key ---
+
+
+def signing_key() -> bytes | None:
+    """``MLE_SIGNING_KEY``: the shared secret of manifests, seals and the shared alias."""
+    from mle_challenge.config import get_settings
+
+    key = get_settings().signing_key
+    return key.get_secret_value().encode() if key is not None else None
+
+
+def hmac_signature(data: bytes, key: bytes) -> str:
+    """The HMAC-SHA256 signature of ``data`` under ``key``, as everything signed records it."""
+    return "hmac-sha256:" + hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def signed_by(signature: Any, data: bytes, key: bytes) -> bool:
+    """Whether ``signature`` is ``data``'s under ``key`` (in constant time)."""
+    return isinstance(signature, str) and hmac.compare_digest(signature, hmac_signature(data, key))
+
+
 # --- content hashes ---
 
 _LEGACY = "sha256:"  # 0.1.0 cards: every file of the folder, model.yaml included
-_PREFIX = "artifacts-sha256:"
+_ARTIFACTS = "artifacts-sha256:"  # earlier cards: of model.yaml, the predictive keys only
+_PREFIX = "model-sha256:"
 _METADATA_FILE = "model.yaml"
+# A signed statement of the content hash, beside the files it covers, so that a model moved
+# with BentoML's own `bentoml models export` / `import` can be checked where it arrives.
+SEAL_FILE = "mle_seal.json"
 
-
-# What in model.yaml changes how a model loads, predicts or validates its input; the rest is
-# lineage (version, creation time, report path...) that differs between two saves of one model.
+# What in model.yaml changes how a model loads, predicts or validates its input...
 _PREDICTIVE_KEYS = ("module", "api_version", "signatures", "options", "context")
 _PREDICTIVE_METADATA = ("categories", "classes", "feature_schema")
+# ... and, since ``model-sha256:``, what `models list` and `/model` show or the service uses
+# (the city's price edges, neighbourhoods and example request, the area it accepts). The rest
+# is lineage that differs between two saves of one model: version, creation and code version.
+_SHOWN_METADATA = ("metrics", "validation_metrics", "params", "data_fingerprint", "area", "city")
+_SHOWN_LABELS = ("candidate",)
 
 
 def content_hash(folder: Path) -> str:
-    """sha256 over what predicts: every file of a model folder (relative path, size, bytes)
-    except ``model.yaml``, and of ``model.yaml`` only what changes how the model loads and
-    answers. Two saves of the same fitted model have the same hash."""
+    """sha256 over what predicts and what is shown: every file of a model folder (relative
+    path, size, bytes) except ``model.yaml`` and the seal, and of ``model.yaml`` what changes
+    how the model loads and answers and what is displayed of it. Two saves of the same
+    fitted model have the same hash."""
+    return _PREFIX + _yaml_digest(folder, shown=True)
+
+
+def _yaml_digest(folder: Path, *, shown: bool) -> str:
     import yaml
 
-    digest = hashlib.sha256(_digest(folder, skip={_METADATA_FILE}).encode())
+    digest = hashlib.sha256(_digest(folder, skip={_METADATA_FILE, SEAL_FILE}).encode())
     try:
         info = yaml.safe_load((folder / _METADATA_FILE).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise IntegrityError(f"{folder / _METADATA_FILE} is unreadable: {exc}") from exc
+    except (OSError, yaml.YAMLError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise IntegrityError(f"{folder / _METADATA_FILE} is unreadable: {reason}") from exc
+    if not isinstance(info, dict):
+        raise IntegrityError(f"{folder / _METADATA_FILE} is not a BentoML model.yaml")
     metadata = info.get("metadata") or {}
-    predictive = {k: info.get(k) for k in _PREDICTIVE_KEYS} | {
-        f"metadata.{k}": metadata.get(k) for k in _PREDICTIVE_METADATA
+    labels = info.get("labels") or {}
+    keys = _PREDICTIVE_METADATA + (_SHOWN_METADATA if shown else ())
+    covered = {k: info.get(k) for k in _PREDICTIVE_KEYS} | {
+        f"metadata.{k}": metadata.get(k) for k in keys
     }
-    digest.update(json.dumps(predictive, sort_keys=True, default=str).encode())
-    return _PREFIX + digest.hexdigest()
+    if shown:
+        covered |= {f"labels.{k}": labels.get(k) for k in _SHOWN_LABELS}
+    digest.update(json.dumps(covered, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def covers_metadata(recorded: str) -> bool:
+    """Whether a recorded hash vouches for what is shown of a model (its metrics, candidate
+    and city), not only for what predicts: ``artifacts-sha256:`` hashes do not."""
+    return not recorded.startswith(_ARTIFACTS)
 
 
 def _digest(folder: Path, skip: set[str]) -> str:
@@ -113,6 +170,8 @@ def matches(folder: Path, recorded: str) -> bool:
     """Whether ``folder`` still has the content ``recorded`` (either hash scheme)."""
     if recorded.startswith(_LEGACY):
         return recorded == _LEGACY + _digest(folder, skip=set())
+    if recorded.startswith(_ARTIFACTS):
+        return recorded == _ARTIFACTS + _yaml_digest(folder, shown=False)
     return recorded == content_hash(folder)
 
 
@@ -130,8 +189,8 @@ def read_card(tag: str) -> dict[str, Any]:
     if not path.is_file():
         return {"tag": tag}
     try:
-        return dict(json.loads(path.read_text()))
-    except (OSError, ValueError) as exc:
+        return dict(json_loads(path.read_text()))
+    except (OSError, ValueError, TypeError) as exc:
         raise IntegrityError(f"the card of {tag} ({path}) is unreadable: {exc}") from exc
 
 
@@ -157,6 +216,93 @@ def model_path(tag: str) -> Path:
         raise IntegrityError(f"model {tag} is damaged in the store: {exc}") from exc
 
 
+# --- seals: a model moved by BentoML's own tools ---
+
+
+def _seal_part(tag: str, recorded: str) -> bytes:
+    return json.dumps({"tag": tag, "content_hash": recorded}, sort_keys=True).encode()
+
+
+def _seal(folder: Path, tag: str, recorded: str) -> None:
+    """Write the signed seal of ``tag`` into its folder when ``MLE_SIGNING_KEY`` is set."""
+    key = signing_key()
+    if key is None:
+        return
+    signature = hmac_signature(_seal_part(tag, recorded), key)
+    seal = {"tag": tag, "content_hash": recorded, "signature": signature}
+    (folder / SEAL_FILE).write_text(json.dumps(seal, indent=2, sort_keys=True))
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A model recorded by :func:`accept`: its content hash, and whether a seal signed with
+    our key vouched for it (else the user did, with ``trust``)."""
+
+    tag: str
+    content_hash: str
+    signed: bool
+
+
+def accept(tag: str, *, trust: bool = False, user: str = "unknown") -> Accepted:
+    """Record a model that arrived without a card (``bentoml models import``): checked
+    against its signed seal when it has one, else only when the user vouches (``trust``).
+
+    A model with a card is never re-recorded: one whose files no longer match is refused.
+    """
+    folder = model_path(tag)
+    recorded = read_card(tag).get("content_hash")
+    if recorded is not None:
+        _check(tag, folder)
+        return Accepted(tag, recorded, bool(read_card(tag).get("signed")))
+    found = content_hash(folder)
+    signed = _seal_vouches(tag, folder, trust)
+    if not signed and not trust:
+        raise IntegrityError(
+            f"model {tag} has no seal signed with MLE_SIGNING_KEY, so nothing vouches for its "
+            "files: if you trust where it came from, accept it with `mle-challenge models "
+            f"accept {tag} --trust`."
+        )
+    origin = "accepted: sealed" if signed else f"accepted: trusted by {user}"
+    write_json_atomic(
+        _card_path(tag), {"tag": tag, "origin": origin, "signed": signed, "content_hash": found}
+    )
+    return Accepted(tag, found, signed)
+
+
+def _seal_vouches(tag: str, folder: Path, trust: bool) -> bool:
+    """Whether ``folder`` holds a seal of ``tag``, signed with our key, that its files match;
+    False without a seal (or without the key, when the user vouches); :class:`IntegrityError`
+    for a seal that does not hold."""
+    path = folder / SEAL_FILE
+    if not path.is_file():
+        return False
+    try:
+        seal = json_loads(path.read_text())
+        recorded = str(seal["content_hash"])
+        sealed_tag, signature = seal["tag"], seal["signature"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IntegrityError(f"the seal of {tag} ({path}) is unreadable: {exc}") from exc
+    key = signing_key()
+    if key is None and trust:
+        return False
+    if key is None:
+        raise IntegrityError(
+            f"model {tag} has a signed seal: set MLE_SIGNING_KEY to the key it was registered "
+            "with to check it, or pass --trust if you vouch for it without one."
+        )
+    if sealed_tag != tag or not signed_by(signature, _seal_part(sealed_tag, recorded), key):
+        raise IntegrityError(
+            f"the seal of {tag} is not signed with this MLE_SIGNING_KEY for this model: it was "
+            "changed, or signed with another key. Refusing it."
+        )
+    if not matches(folder, recorded):
+        raise IntegrityError(
+            f"model {tag} does not match the content hash its seal records ({recorded}): its "
+            "files changed after it was sealed. Refusing it."
+        )
+    return True
+
+
 def verified(tag: str, expected: str | None = None) -> str:
     """``tag`` after checking its files against ``expected`` or the hash on its card.
 
@@ -172,8 +318,9 @@ def _check(tag: str, folder: Path, expected: str | None = None) -> None:
     if recorded is None:
         raise IntegrityError(
             f"model {tag} has no recorded content hash: it was not registered or pulled by "
-            "mle-challenge, so nothing vouches for its files. Register it with `mle-challenge "
-            "train`, or pull it with `mle-challenge models pull`."
+            "mle-challenge (`bentoml models import` brings no record), so nothing vouches for "
+            f"its files. Check and record it with `mle-challenge models accept {tag}`, or pull "
+            "it with `mle-challenge models pull`."
         )
     if not matches(folder, recorded):
         raise IntegrityError(
@@ -224,7 +371,9 @@ def publish(folder: Path, tag: str, **card: Any) -> str:
     target = _models_dir() / name / version
     if target.exists() and any(target.iterdir()):
         raise RegistryError(f"model {tag} is already in the store at {target}")
-    write_json_atomic(_card_path(tag), {"tag": tag, **card, "content_hash": content_hash(folder)})
+    recorded = content_hash(folder)
+    _seal(folder, tag, recorded)
+    write_json_atomic(_card_path(tag), {"tag": tag, **card, "content_hash": recorded})
     target.parent.mkdir(parents=True, exist_ok=True)
     folder.rename(target)  # atomic; replaces an empty folder left by an older crash
     # BentoML rebuilds `latest` from creation times when the file is missing.

@@ -7,7 +7,10 @@ request is answered whole by the old model or whole by the new, and none waits f
 When the new model cannot serve this API (other input fields), the worker keeps the model it
 has, logs why, counts the refusal, and tries that tag again only after production has moved
 elsewhere. When it fails to load (the registry unreachable, say), the worker keeps its model and
-tries again at the next poll.
+tries again at the next poll. When the alias itself is refused (not signed with
+``MLE_SIGNING_KEY`` in the shared registry, or naming a model whose gate failed without a
+promotion signed as forced), the worker keeps its model, logs why once and counts every poll
+(``follow{result="untrusted"}``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from mle_challenge.lifecycle.shared import UntrustedAlias
 from mle_challenge.model.features import API_FEATURES
 from mle_challenge.model.predictor import Predictor
 from mle_challenge.model.schema import answers_for, listing_model
@@ -88,6 +92,7 @@ class Follower:
         self.count = count
         self._production = production or _production_tag
         self._refused: str | None = None
+        self._untrusted: str | None = None  # why the alias was refused at the last poll
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="follow-production", daemon=True)
 
@@ -106,10 +111,17 @@ class Follower:
         """Look once; swap when production moved. Returns the tag swapped in, if any."""
         try:
             tag = self._production(self.name)
+        except UntrustedAlias as exc:  # forged, unsigned, or a failed gate not forced
+            if str(exc) != self._untrusted:  # say it once, count it at every poll
+                logger.error("keeping %s: refusing the production alias: %s", self.current_tag, exc)
+            self._untrusted = str(exc)
+            self.count("untrusted", self.name)
+            return None
         except Exception as exc:  # the alias unreadable (S3 down): keep serving, try later
             logger.warning("cannot read the production alias of %s: %s", self.name, exc)
             self.count("unreadable", type(exc).__name__)
             return None
+        self._untrusted = None
         if tag is None or tag == self.current_tag or tag == self._refused:
             return None
         try:
@@ -140,7 +152,7 @@ class Follower:
 def _production_tag(name: str) -> str | None:
     from mle_challenge.lifecycle import production
 
-    return production.production_tag_unchecked(name)
+    return production.followable_tag(name)
 
 
 def _load(tag: str) -> Predictor:

@@ -4,6 +4,7 @@ that cannot be reached is one clear error that changes nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -81,18 +82,18 @@ def test_twenty_rounds_of_racing_promotions_have_one_winner_each(
         registered.rows["category"],
         "race-base",
     )
-    read = shared.read_state
+    read = shared.S3AliasStore.read
     gate = threading.Barrier(2, timeout=30)
     racing = threading.local()
 
-    def read_then_wait(name: str, prefix: str) -> Any:
-        state = read(name, prefix)
+    def read_then_wait(store: shared.S3AliasStore) -> Any:
+        state = read(store)
         if getattr(racing, "first_read", False):
             racing.first_read = False
             gate.wait()  # both have read the same ETag before either writes
         return state
 
-    monkeypatch.setattr(shared, "read_state", read_then_wait)
+    monkeypatch.setattr(shared.S3AliasStore, "read", read_then_wait)
     try:
         for round_ in range(20):
             production.promote(third, force=True, reason=f"reset {round_}")
@@ -151,3 +152,104 @@ def test_an_unreachable_registry_is_one_clear_error_and_changes_nothing(
     assert promoted.returncode == 2 and "Traceback" not in promoted.stderr
     assert "cannot" in promoted.stderr
     assert not (home / "mle_challenge" / "aliases").exists()
+
+
+def _use(s3: S3, monkeypatch: pytest.MonkeyPatch, registry: str) -> None:
+    """This process on ``registry`` of ``s3``, with the signing key."""
+    from mle_challenge.config import get_settings
+
+    for key, value in s3.env(MLE_REGISTRY=registry).items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+
+
+def _alias_key(registry: str) -> str:
+    return registry.removeprefix("s3://") + "/aliases/price_classifier/production.json"
+
+
+def test_an_alias_forged_without_the_key_is_refused_everywhere(
+    s3: S3, registered: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Check that an alias rewritten in the bucket without MLE_SIGNING_KEY, naming a model
+    that failed its gate, is refused by `models list`, `models history`, a following
+    service and `promote`, each saying why, and that the follower keeps its model."""
+    from mle_challenge.config import get_settings
+    from mle_challenge.lifecycle import production, store
+    from mle_challenge.serving.follow import Follower
+
+    registry = _registry()
+    _use(s3, monkeypatch, registry)
+    try:
+        production.promote(registered.tag, force=True, reason="genuine")
+        fs, key = s3.fs(), _alias_key(registry)
+        genuine = json.loads(fs.cat_file(key))
+        assert genuine["signature"].startswith("hmac-sha256:")
+        forged = genuine | {"alias": genuine["alias"] | {"tag": registered.baseline_tag}}
+        forged["alias"]["content_hash"] = store.read_card(registered.baseline_tag)["content_hash"]
+        fs.pipe_file(key, json.dumps(forged).encode())  # the bucket's writer, without the key
+        counted: list[tuple[str, str]] = []
+        current: Any = type("Served", (), {"tag": registered.tag})()
+        follower = Follower("price_classifier", current, interval=1, max_batch=1,
+                            swap=lambda s: counted.append(("swapped", s.tag)),
+                            count=lambda r, d: counted.append((r, d)))  # fmt: skip
+        assert follower.poll() is None
+        assert counted == [("untrusted", "price_classifier")]
+        env = s3.env(MLE_REGISTRY=registry)
+        for args in (("models", "list"), ("models", "history"), ("rollback",)):
+            done = _cli(*args, env=env)
+            assert done.returncode == 2, (args, done.stdout, done.stderr)
+            assert "not signed with this MLE_SIGNING_KEY" in done.stderr, done.stderr
+            assert "Traceback" not in done.stderr
+        listed = _cli("models", "list", env=env).stdout
+        assert "production" not in listed.split("stage", 1)[1]  # none is marked
+        promoted = _cli("promote", registered.baseline_tag, "--force", "--reason", "x", env=env)
+        assert promoted.returncode == 2 and "not signed with" in promoted.stderr
+        unsigned = {k: v for k, v in forged.items() if k != "signature"}
+        fs.pipe_file(key, json.dumps(unsigned).encode())
+        assert "is not signed" in _cli("models", "list", env=env).stderr
+    finally:
+        get_settings.cache_clear()
+
+
+def test_deep_json_in_the_shared_alias_is_one_line(
+    s3: S3, registered: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Check that [ × 100,000 as the shared alias object gives exit 2 and one line for
+    list, history, promote and rollback, never a RecursionError traceback."""
+    registry = _registry()
+    s3.fs().pipe_file(_alias_key(registry), b"[" * 100_000)
+    env = s3.env(MLE_REGISTRY=registry)
+    for args in (
+        ("models", "list"), ("models", "history"), ("rollback",),
+        ("promote", registered.tag, "--force", "--reason", "x"),
+    ):  # fmt: skip
+        done = _cli(*args, env=env)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.count("\n") == 1 and "nested too deeply" in done.stderr, done.stderr
+
+
+def test_a_corrupt_archive_is_pushed_again_before_the_alias_names_it(
+    s3: S3, registered: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Check that promote does not take an existing manifest for a whole archive: a corrupt
+    archive in the registry is pushed again, and another machine can pull production."""
+    import hashlib
+
+    from mle_challenge.config import get_settings
+    from mle_challenge.lifecycle import production, shared
+
+    registry = _registry()
+    _use(s3, monkeypatch, registry)
+    try:
+        shared.push_registered(registered.tag)
+        fs, archive = s3.fs(), shared.archive_url(registered.tag, registry)
+        fs.pipe_file(archive, b"not a tar.gz")
+        production.promote(registered.tag, force=True, reason="after a corrupt upload")
+        manifest = json.loads(fs.cat_file(archive.removesuffix(".tar.gz") + ".json"))
+        assert hashlib.sha256(fs.cat_file(archive)).hexdigest() == manifest["archive_sha256"]
+    finally:
+        get_settings.cache_clear()
+    other = s3.env(MLE_REGISTRY=registry, BENTOML_HOME=str(tmp_path / "other"))
+    listed = _cli("models", "list", env=other)
+    assert listed.returncode == 0, listed.stderr
+    assert registered.tag in listed.stdout

@@ -69,12 +69,10 @@ def test_the_cli_refuses_a_bad_name_before_any_work(
 
 def test_the_shared_registry_keeps_one_alias_object_per_name() -> None:
     """Check that each name has its own alias key on S3, and that a bad name is no key."""
-    assert shared._location("s3://bucket/reg", BOSTON) == (
-        "bucket",
-        f"reg/aliases/{BOSTON}/production.json",
-    )
+    found = shared.S3AliasStore(BOSTON, "s3://bucket/reg")
+    assert (found.bucket, found.key) == ("bucket", f"reg/aliases/{BOSTON}/production.json")
     with pytest.raises(ConfigError, match="invalid model name"):
-        shared._location("s3://bucket/reg", "../price_classifier")
+        shared.S3AliasStore("../price_classifier", "s3://bucket/reg")
 
 
 def _gated(model: Any, fingerprint: str, name: str) -> str:

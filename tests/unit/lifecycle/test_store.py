@@ -31,7 +31,7 @@ def test_registration_records_a_hash_and_leaves_no_scratch(home: Path, fitted: A
     """Check that a registered model is whole, has a card with its hash, and no scratch."""
     tag = _register(fitted)
     assert store.verified(tag) == tag
-    assert store.read_card(tag)["content_hash"].startswith("artifacts-sha256:")
+    assert store.read_card(tag)["content_hash"].startswith("model-sha256:")
     assert list((home / "mle_challenge" / "staging").iterdir()) == []
     assert registry.resolve_tag("price_classifier:latest") == tag
 
