@@ -542,7 +542,8 @@ class PredictionLog:
     def _database_failed(self, exc: BaseException) -> None:
         self.counts.add("failures", 1)
         self._database_retry.failed()
-        self._errors["database"] = _one_line(f"{hidden_url(self.url)}: ", exc)
+        where = "" if isinstance(exc, LogError) else f"{hidden_url(self.url)}: "  # it says
+        self._errors["database"] = _one_line(where, exc)
 
     def _to_spill(self) -> None:
         lines: list[str] = []
