@@ -355,6 +355,8 @@ class _Database:
     def _serve(self) -> None:
         while True:
             job, future = self._jobs.get()
+            if future.cancelled():  # close(): the thread's last job
+                return
             try:
                 future.set_result(job())
             except BaseException as exc:  # handed to the writer, which decides
@@ -373,9 +375,14 @@ class _Database:
             raise
 
     def close(self) -> None:
-        if self._engine is not None and (self._last is None or self._last.done()):
-            engine, self._engine = self._engine, None
+        """Dispose of the engine and end the thread, after a call left behind if there is one
+        (the thread is a daemon: a call that never returns does not hold the exit)."""
+        engine, self._engine = self._engine, None
+        if engine is not None:
             self._jobs.put((engine.dispose, Future()))
+        last: Future[Any] = Future()
+        last.cancel()
+        self._jobs.put((lambda: None, last))
 
 
 _STOP_SECONDS = 5.0  # within BentoML's (circus') 30 s before it kills a stopping worker
@@ -384,7 +391,7 @@ _STOP_SECONDS = 5.0  # within BentoML's (circus') 30 s before it kills a stoppin
 class PredictionLog:
     """A background writer of :class:`Answered` rows into the log at ``url``.
 
-    ``record`` never blocks and never raises. Rows are inserted in batches of up to
+    ``record`` never blocks and never raises. Rows are inserted in statements of up to
     ``batch_rows``, at least every ``interval`` seconds. When an insert fails or takes more
     than ``statement_seconds``, the rows go to a spill file in ``spill_dir`` and the database
     is tried again after ``retry_seconds``, doubled per failure up to ``max_retry_seconds``,
@@ -530,7 +537,9 @@ class PredictionLog:
         if timeout <= 0:
             return
         try:
-            self._database.run(functools.partial(_insert_into, rows=rows), timeout)
+            self._database.run(
+                functools.partial(_insert_into, rows=rows, chunk=self._batch_rows), timeout
+            )
         except Exception as exc:  # whatever the driver raises, or no answer in time
             self._database_failed(exc)
             return
@@ -647,9 +656,11 @@ _logger = logging.getLogger("mle_challenge.prediction_log")
 _SPILL_PREFIX = "predictions-"
 
 
-def _insert_into(connection: Any, insert: Any, *, rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), 1000):
-        connection.execute(insert, rows[start : start + 1000])
+def _insert_into(
+    connection: Any, insert: Any, *, rows: list[dict[str, Any]], chunk: int = 1000
+) -> None:
+    for start in range(0, len(rows), chunk):
+        connection.execute(insert, rows[start : start + chunk])
 
 
 def _append(path: Path, lines: list[str]) -> None:
