@@ -455,7 +455,9 @@ class PredictionLog:
             self.counts.add("dropped", 1)
 
     def health(self) -> LogHealth:
-        """The writer's state after its last round (see :class:`LogHealth`)."""
+        """The writer's state after its last round (see :class:`LogHealth`): a round waiting on
+        a database that does not answer shows the state before it, for up to
+        ``statement_seconds``."""
         return self._health
 
     def flush(self, timeout: float = 30.0) -> None:

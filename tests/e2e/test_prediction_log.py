@@ -18,7 +18,7 @@ import requests
 
 from benchmarks.processes import Postgres
 from mle_challenge.model.schema import EXAMPLE_LISTING
-from mle_challenge.monitoring.log import PredictionLog, read_predictions, resolve_url
+from mle_challenge.monitoring.log import PredictionLog, connect, read_predictions, resolve_url
 from mle_challenge.serving.client import PriceClient
 from tests.conftest import serve_from_source
 
@@ -158,6 +158,8 @@ def test_a_frozen_postgres_at_stop_costs_no_row_and_no_long_wait(
             os.kill(pid, signal.SIGSTOP)
 
     started = datetime.now(UTC)
+    url_ = resolve_url(postgres.url, tmp_path) or ""
+    connect(url_).dispose()  # the tables in place, as in a log that has been running
     try:
         env = {**os.environ, "MLE_MODEL_TAG": registered.tag, "MLE_PREDICTION_LOG": postgres.url}
         process, url = serve_from_source(env, tmp_path, workers=2)
@@ -183,7 +185,6 @@ def test_a_frozen_postgres_at_stop_costs_no_row_and_no_long_wait(
     # The workers are gone: their spill files are replayed by the next writer, here this one.
     from mle_challenge.lifecycle.store import state_dir
 
-    url_ = resolve_url(postgres.url, tmp_path) or ""
     replayer = PredictionLog(url_, state_dir() / "prediction-log-spill")
     deadline = time.monotonic() + 60
     while len(read_predictions(url_, since=started)) < counts["answered rows"]:
