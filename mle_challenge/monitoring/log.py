@@ -410,7 +410,7 @@ class PredictionLog:
         batch_rows: int = 2000,
         interval: float = 0.25,
         retry_seconds: float = 2.0,
-        max_retry_seconds: float = 15.0,
+        max_retry_seconds: float = 5.0,
         statement_seconds: float = 5.0,
         stop_seconds: float = _STOP_SECONDS,
     ) -> None:
