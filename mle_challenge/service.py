@@ -32,7 +32,7 @@ from mle_challenge.monitoring.log import PredictionLog
 from mle_challenge.serving.follow import Follower, Served, served
 from mle_challenge.serving.guard import RequestGuard
 from mle_challenge.serving.openapi import PublishedDocs, published
-from mle_challenge.serving.recording import open_log, record_answers
+from mle_challenge.serving.recording import RequestKeys, log_health, open_log, record_answers
 from mle_challenge.serving.runtime import (
     drain_on_shutdown,
     enforce_header_timeout,
@@ -109,6 +109,13 @@ def model_info() -> Any:
     if _served is None:
         raise HTTPException(status_code=503, detail="model not loaded yet")
     return _served.predictor.summary()
+
+
+@_model_app.get("/status", include_in_schema=False)
+def status() -> dict[str, Any]:
+    """This worker's model and prediction log (its ``state`` says whether it is degraded);
+    an operator's detail, kept out of the API document (docs/reliability.md)."""
+    return {"model": _served.tag if _served else None, "prediction_log": log_health(_log)}
 
 
 @bentoml.asgi_app(_model_app, path="/")
@@ -200,7 +207,7 @@ def _classify_json(listing: Any) -> bytes:
 
 
 def _count_log_rows(event: str, rows: int) -> None:
-    if event != "failures":
+    if not event.endswith("failures"):  # times, not rows
         _counter("log").labels(event=event).inc(rows)
 
 
@@ -238,6 +245,7 @@ PriceClassifier.add_asgi_middleware(  # type: ignore[attr-defined]
     document=published_document,
     version=lambda: _served.tag if _served is not None else MODEL_TAG,
 )
+PriceClassifier.add_asgi_middleware(RequestKeys, on_refuse=_count_refusal)  # type: ignore[attr-defined]
 PriceClassifier.add_asgi_middleware(  # type: ignore[attr-defined]
     RequestGuard,
     schemas=_guard_schemas,

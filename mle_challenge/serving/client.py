@@ -4,12 +4,15 @@
 >>> client.classify({"id": 1001, "accommodates": 4, "room_type": "Entire home/apt", ...})
 {'id': 1001, 'price_category': 'High', 'probabilities': {...}, 'model': 'price_classifier:...'}
 
-Connection errors and 502/503/504 answers are retried with backoff (classifying is
-idempotent); 4xx answers are not, and raise :class:`ClientError` with the service's message.
+Connection errors, read timeouts and 502/503/504 answers are retried with backoff; 4xx answers
+are not, and raise :class:`ClientError` with the service's message. Each call carries an
+``Idempotency-Key``, the same on its retries, so that the service's prediction log keeps one
+row per listing however many times the request was sent.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -59,8 +62,11 @@ class PriceClient:
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         try:
+            # One key per call: urllib3's retries resend these headers, so a retry of a
+            # request whose answer was lost (a timeout) is logged once.
+            headers = {"Idempotency-Key": uuid.uuid4().hex} if method == "POST" else None
             answer = self.session.request(
-                method, f"{self.url}{path}", json=body, timeout=self.timeout
+                method, f"{self.url}{path}", json=body, headers=headers, timeout=self.timeout
             )
         except requests.RequestException as exc:
             raise ClientError(f"cannot reach {self.url}{path}: {exc}") from exc

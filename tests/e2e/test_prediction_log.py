@@ -4,6 +4,7 @@ graceful stop and across a database outage, in SQLite and in PostgreSQL."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import signal
 import threading
@@ -17,7 +18,8 @@ import requests
 
 from benchmarks.processes import Postgres
 from mle_challenge.model.schema import EXAMPLE_LISTING
-from mle_challenge.monitoring.log import read_predictions, resolve_url
+from mle_challenge.monitoring.log import PredictionLog, connect, read_predictions, resolve_url
+from mle_challenge.serving.client import PriceClient
 from tests.conftest import serve_from_source
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -55,7 +57,7 @@ def _serve_and_load(
     for client in clients:
         client.start()
     if during is not None:
-        during()
+        during(url)
     for client in clients:
         client.join()
     metrics = requests.get(f"{url}/metrics", timeout=10).text
@@ -64,14 +66,42 @@ def _serve_and_load(
     return counts, metrics
 
 
+def _send_retries(url: str, counts: collections.Counter[str]) -> None:
+    """A client's retries: a batch and a /classify (the guard's fast path) sent twice each with
+    one Idempotency-Key, a PriceClient batch, and a malformed key (refused)."""
+    batch = [EXAMPLE_LISTING | {"id": 900_000 + i} for i in range(3)]
+    for _ in range(2):
+        key = {"Idempotency-Key": "retried-batch-1"}
+        assert requests.post(f"{url}/classify_batch", json=batch, headers=key, timeout=30).ok
+        key = {"Idempotency-Key": "retried-one-1"}
+        one = EXAMPLE_LISTING | {"id": 900_010}
+        assert requests.post(f"{url}/classify", json=one, headers=key, timeout=30).ok
+    counts["answered rows"] += 4
+    assert len(PriceClient(url).classify_batch(batch)) == 3  # its own key: answered again
+    counts["answered rows"] += 3
+    bad = requests.post(f"{url}/classify", json=one, headers={"Idempotency-Key": "é" * 70})
+    assert bad.status_code == 400 and "Idempotency-Key" in bad.json()["error"]
+    health = requests.get(f"{url}/status", timeout=10).json()
+    assert health["prediction_log"]["state"] == "ok", health
+
+
 def test_every_answer_is_logged_after_a_graceful_stop(registered: Any, tmp_path: Path) -> None:
-    """Check that after N answered rows and SIGTERM, the SQLite log holds exactly N rows,
-    and /metrics counts what was written."""
+    """Check that after N answered rows and SIGTERM, the SQLite log holds exactly N rows, a
+    retried request (same Idempotency-Key) once, and /metrics counts what was written."""
     database = tmp_path / "log.sqlite"
-    counts, metrics = _serve_and_load(registered, tmp_path, f"sqlite:///{database}", 4.0)
+    counts: collections.Counter[str] = collections.Counter()
+    load, metrics = _serve_and_load(
+        registered,
+        tmp_path,
+        f"sqlite:///{database}",
+        4.0,
+        during=lambda url: _send_retries(url, counts),
+    )
+    counts.update(load)
     assert set(counts) == {"answered rows"}, counts
     logged = read_predictions(f"sqlite:///{database}")
     assert len(logged) == counts["answered rows"]
+    assert (logged["request_id"] == "retried-batch-1").sum() == 3
     assert set(logged["endpoint"]) == {"/classify", "/classify_batch"}
     assert set(logged["model"]) == {registered.tag}
     assert 'mle_prediction_log_rows_total{event="written"}' in metrics
@@ -84,7 +114,7 @@ def test_nothing_is_lost_while_postgres_is_down(
     """Check that with PostgreSQL stopped for a minute, the service keeps answering, and
     every answered row is in the log once it is back and the service has stopped."""
 
-    def outage() -> None:  # a minute without the database, as the issue asks
+    def outage(url: str) -> None:  # a minute without the database, as the issue asks
         time.sleep(2.0)
         postgres.stop()
         time.sleep(60.0)
@@ -100,3 +130,66 @@ def test_nothing_is_lost_while_postgres_is_down(
     assert len(logged) == counts["answered rows"]
     assert logged["answer_key"].is_unique
     assert 'event="spilled"' in metrics and 'event="replayed"' in metrics
+
+
+def _cluster(postgres: Postgres) -> list[int]:
+    """The pids of the PostgreSQL server and of its children (one backend per connection)."""
+    main = int((postgres.data / "postmaster.pid").read_text().split()[0])
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == main:
+                children.append(int(stat.parent.name))
+    return [main, *children]
+
+
+def test_a_frozen_postgres_at_stop_costs_no_row_and_no_long_wait(
+    registered: Any, postgres: Postgres, tmp_path: Path
+) -> None:
+    """Check issue 27's case: PostgreSQL frozen (SIGSTOP) under load, then SIGTERM to the
+    server. The stop ends within the log's budget instead of BentoML's 30 s kill, and every
+    answered row is either in the database or spilled, and replayed once it thaws."""
+    frozen: list[int] = []
+
+    def freeze(url: str) -> None:
+        time.sleep(2.0)
+        frozen.extend(_cluster(postgres))
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+
+    started = datetime.now(UTC)
+    url_ = resolve_url(postgres.url, tmp_path) or ""
+    connect(url_).dispose()  # the tables in place, as in a log that has been running
+    try:
+        env = {**os.environ, "MLE_MODEL_TAG": registered.tag, "MLE_PREDICTION_LOG": postgres.url}
+        process, url = serve_from_source(env, tmp_path, workers=2)
+        counts: collections.Counter[str] = collections.Counter()
+        clients = [
+            threading.Thread(target=_post_many, args=(url, 4.0, counts, 0.01)) for _ in range(4)
+        ]
+        for client in clients:
+            client.start()
+        freeze(url)
+        for client in clients:
+            client.join()
+        health = requests.get(f"{url}/status", timeout=10).json()["prediction_log"]
+        stopping = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+        print(f"stop with PostgreSQL frozen: {time.monotonic() - stopping:.1f} s; {health}")
+    finally:
+        for pid in frozen:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    assert set(counts) == {"answered rows"}, counts
+    # The workers are gone: their spill files are replayed by the next writer, here this one.
+    from mle_challenge.lifecycle.store import state_dir
+
+    replayer = PredictionLog(url_, state_dir() / "prediction-log-spill")
+    deadline = time.monotonic() + 60
+    while len(read_predictions(url_, since=started)) < counts["answered rows"]:
+        assert time.monotonic() < deadline, replayer.health()
+        time.sleep(0.5)
+    replayer.close()
+    logged = read_predictions(url_, since=started)
+    assert len(logged) == counts["answered rows"] and logged["answer_key"].is_unique

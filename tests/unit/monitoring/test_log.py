@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,7 @@ import pytest
 
 from mle_challenge.model.schema import EXAMPLE_LISTING
 from mle_challenge.monitoring.log import (
+    SCHEMA_VERSION,
     Answered,
     LogError,
     PredictionLog,
@@ -206,5 +208,172 @@ def test_a_schema_1_log_is_upgraded_in_place(tmp_path: Path) -> None:
         ).scalar()
         columns = {c["name"] for c in sa.inspect(connection).get_columns("mle_predictions")}
     engine.dispose()
-    assert version == "2" and "answer_key" in columns
+    assert version == str(SCHEMA_VERSION) and "answer_key" in columns
     assert sorted(read_predictions(url)["listing_id"]) == [1, 5]
+
+
+def _wait(condition: Callable[[], bool], seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert condition(), "the writer did not get there"
+
+
+def _dead_pid() -> str:
+    return subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+
+
+def _spilled_lines(ids: range) -> list[str]:
+    from mle_challenge.monitoring.log import _iso, _row
+
+    return [json.dumps(_row(_answer(i)), default=_iso) for i in ids]
+
+
+def test_the_writer_survives_when_the_database_and_the_spill_both_fail(tmp_path: Path) -> None:
+    """Check the full-disk case: with neither the database nor the spill folder usable, the
+    writer lives on, holds the rows and says it is degraded; once both are back, every row
+    is logged and none dropped."""
+    spill = tmp_path / "spill"
+    spill.write_text("a file where the spill folder should be")
+    folder = tmp_path / "db"
+    url = f"sqlite:///{folder / 'log.sqlite'}"
+    log = PredictionLog(url, spill, interval=0.05, retry_seconds=0.05, max_retry_seconds=0.2)
+    for i in range(200):
+        log.record(_answer(i))
+    _wait(lambda: log.health().held == 200)
+    health = log.health()
+    assert health.state == "holding" and health.degraded and "spill file" in health.reason
+    assert log.counts.spill_failures > 0 and log.counts.failures > 0
+    spill.unlink()  # the disk has room again: rows spill, the database is still away
+    _wait(lambda: log.health().state == "spilling")
+    assert log.counts.spilled == 200
+    folder.mkdir()  # and the database is back
+    _wait(lambda: log.health().state == "ok" and log.counts.replayed == 200)
+    log.close()
+    assert sorted(read_predictions(url)["listing_id"]) == list(range(200))
+    assert log.counts.dropped == 0 and not log.health().degraded
+
+
+def test_rows_neither_the_database_nor_the_spill_takes_are_all_counted(tmp_path: Path) -> None:
+    """Check that past the bound, and at a stop, rows that could not be kept are counted as
+    dropped: written + spilled + dropped is every row recorded."""
+    spill = tmp_path / "spill"
+    spill.write_text("not a folder")
+    url = f"sqlite:///{tmp_path / 'missing' / 'log.sqlite'}"
+    log = PredictionLog(url, spill, max_rows=50, interval=0.02, retry_seconds=0.02)
+    for start in range(0, 120, 40):
+        for i in range(start, start + 40):
+            log.record(_answer(i))
+        _wait(lambda: log._queue.unfinished_tasks == 0)
+    assert log.counts.dropped == 70 and log.health().held == 50  # the oldest went first
+    log.close()
+    counts = log.counts
+    assert (counts.written, counts.spilled, counts.dropped) == (0, 0, 120)
+
+
+def test_a_spill_write_cut_short_leaves_the_file_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Check that a spill append the disk cuts short is truncated away (the rows stay held, so
+    they must not be half in the file too)."""
+    import errno
+    import os
+
+    from mle_challenge.monitoring.log import _append
+
+    path = tmp_path / "predictions-1.jsonl"
+    path.write_text('{"a": 1}\n')
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space"):
+        _append(path, ['{"b": 2}\n', '{"c": 3}\n'])
+    assert path.read_text() == '{"a": 1}\n'
+
+
+def test_a_torn_last_line_is_skipped_and_counted(tmp_path: Path) -> None:
+    """Check that a spill file whose last line was cut off (a kill or a full disk mid-write)
+    is replayed without it, the line counted as torn, and the writer goes on."""
+    url = f"sqlite:///{tmp_path / 'log.sqlite'}"
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    lines = _spilled_lines(range(10, 14))
+    torn = "\n".join(lines[:3]) + "\n" + lines[3][: len(lines[3]) // 2]
+    (spill / f"predictions-{_dead_pid()}.jsonl").write_text(torn)
+    log = PredictionLog(url, spill)
+    log.record(_answer(1))
+    log.flush()
+    log.record(_answer(2))
+    log.close()
+    assert sorted(read_predictions(url)["listing_id"]) == [1, 2, 10, 11, 12]
+    assert (log.counts.replayed, log.counts.torn) == (3, 1)
+    assert not list(spill.iterdir())
+
+
+def test_an_unreadable_spill_file_is_quarantined_and_the_rest_replayed(tmp_path: Path) -> None:
+    """Check that a spill file that cannot be read is set aside as ``.quarantined`` (counted),
+    and that the other files, including one a dead process was replaying, still go in."""
+    url = f"sqlite:///{tmp_path / 'log.sqlite'}"
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    dead = _dead_pid()
+    good, bad = _spilled_lines(range(20, 22)), _spilled_lines(range(30, 32))
+    (spill / f"predictions-{dead}.jsonl").write_text(bad[0] + "\n{not json\n" + bad[1] + "\n")
+    (spill / f"predictions-1.replaying-{dead}").write_text("\n".join(good) + "\n")
+    log = PredictionLog(url, spill)
+    log.record(_answer(1))
+    log.close()
+    assert sorted(read_predictions(url)["listing_id"]) == [1, 20, 21]
+    assert (log.counts.replayed, log.counts.quarantined) == (2, 3)
+    assert [p.name for p in spill.iterdir()] == [f"predictions-{dead}.quarantined"]
+
+
+def test_a_database_that_stops_answering_is_left_behind_and_the_rows_spilled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Check the frozen-server case (SIGSTOP): an insert that never returns is left behind
+    after its timeout, and a stop spills the rows within its budget instead of waiting."""
+    import threading
+
+    from mle_challenge.monitoring import log as log_module
+
+    frozen = threading.Event()
+    monkeypatch.setattr(log_module, "_insert_into", lambda *a, **k: frozen.wait(60))
+    url = f"sqlite:///{tmp_path / 'log.sqlite'}"
+    log = PredictionLog(url, tmp_path / "spill", statement_seconds=0.3, retry_seconds=0.1)
+    for i in range(100):
+        log.record(_answer(i))
+    _wait(lambda: log.counts.spilled == 100)  # the statement timed out: spilled, not waiting
+    assert log.health().state == "spilling" and "did not answer" in log.health().reason
+    for i in range(100, 150):
+        log.record(_answer(i))
+    log.close(timeout=1.0)
+    frozen.set()
+    assert not log._thread.is_alive()
+    assert log.counts.spilled == 150 and log.counts.dropped == 0
+    spilled = [json.loads(line) for p in (tmp_path / "spill").glob("*.jsonl")
+               for line in p.read_text().splitlines()]  # fmt: skip
+    assert sorted(row["listing_id"] for row in spilled) == list(range(150))
+
+
+def test_a_retry_with_the_same_idempotency_key_is_logged_once(tmp_path: Path) -> None:
+    """Check that two answers to one keyed request (a client's retry) make one row each
+    listing, and that a key reused for other listings is not taken for a retry."""
+    from dataclasses import replace
+
+    url = f"sqlite:///{tmp_path / 'log.sqlite'}"
+    log = PredictionLog(url, tmp_path / "spill")
+    batch = [replace(_answer(i), request_id="3f2b-retry", position=i, keyed=True) for i in range(3)]
+    for answer in [*batch, *batch]:  # the retry, in the same round
+        log.record(answer)
+    log.flush()
+    for answer in batch:  # and once more, later
+        log.record(answer)
+    log.record(replace(_answer(9), request_id="3f2b-retry", position=0, keyed=True))
+    log.close()
+    logged = read_predictions(url)
+    assert sorted(logged["listing_id"]) == [0, 1, 2, 9]
+    assert set(logged["request_id"]) == {"3f2b-retry"}
