@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from benchmarks.processes import (
+from tests.support.processes import (
     S3,
     Postgres,
     free_port,
