@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from benchmarks.processes import free_port, start, start_postgres, stop, wait_ready
+from tests.support.processes import free_port, start, start_postgres, stop, wait_ready
 
 _PARAMS_HELP = "The parameter file [default: ./params.yaml, else the packaged defaults]."
 

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from benchmarks.processes import (
+from tests.support.processes import (
     S3,
     Postgres,
     free_port,
@@ -38,6 +38,12 @@ def pytest_configure(config: pytest.Config) -> None:
     _SESSION_HOME = tempfile.mkdtemp(prefix="mle-test-bentoml-")
     os.environ["BENTOML_HOME"] = _SESSION_HOME
     os.environ["BENTOML_DO_NOT_TRACK"] = "True"
+    # One OpenMP thread in this process and every child (trainings, servers), as the stack's
+    # trainer runs (docs/operations.md): the suite's HistGradientBoosting fits are small, and
+    # two threads spinning on two cores that servers and other fits also use mostly wait for
+    # each other. A cold FAST_PARAMS training took 56 s of CPU with two threads on a busy
+    # machine, 7.6 s with one; the fitted models are the same (docs/performance.md).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -1,17 +1,78 @@
-"""Helpers of the end-to-end tests."""
+"""Helpers of the end-to-end tests, and the small training run that several of them share."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.conftest import ROOT
+
+# Two small candidates on the session's 1,500 synthetic listings: the pipeline's caching,
+# failure and crash tests are about the wiring, not the model.
+FAST_PARAMS: dict[str, Any] = {
+    "split": {"test_size": 0.2, "validation_size": 0.2, "seed": 1},
+    "train": {
+        "candidates": {
+            "baseline_rf": {
+                "kind": "baseline_random_forest",
+                "params": {"n_estimators": 20, "random_state": 0, "class_weight": "balanced"},
+            },
+            "hist_gb": {
+                "kind": "hist_gradient_boosting",
+                "params": {"max_iter": 40, "random_state": 0},
+                "decision": {"folds": 3},
+            },
+        }
+    },
+    "select": {"metric": "macro_f1"},
+    "register": {"model_name": "price_classifier"},
+}
+
+
+@dataclass(frozen=True)
+class FastTrained:
+    """A cold `train` of FAST_PARAMS on ``synthetic_csv``: its outputs in ``ws/out``, its model
+    store in ``ws/bentoml``, its parameters in ``ws/params.yaml``. Read-only: a test that
+    changes the state takes a :meth:`copy`."""
+
+    ws: Path
+    listings: Path
+    result: subprocess.CompletedProcess[str]
+    seconds: float  # the cold run's wall time
+
+    def copy(self, to: Path) -> Path:
+        """``to`` holding what a cold run there leaves, without running it: the cache keys
+        and the content hashes do not depend on the folder (the rerun finds every output)."""
+        shutil.copytree(self.ws, to, symlinks=True, dirs_exist_ok=True)
+        return to
+
+
+@pytest.fixture(scope="session")
+def fast_trained(tmp_path_factory: pytest.TempPathFactory, synthetic_csv: Path) -> FastTrained:
+    """The session's one cold FAST_PARAMS run, which the pipeline's and the crash tests
+    start from instead of training the same model again each."""
+    ws = tmp_path_factory.mktemp("fast-trained")
+    (ws / "params.yaml").write_text(yaml.safe_dump(FAST_PARAMS))
+    command = [sys.executable, "-m", "mle_challenge.cli", "train", "--listings", str(synthetic_csv),
+               "--params", str(ws / "params.yaml"), "--outputs", str(ws / "out")]  # fmt: skip
+    env = {**os.environ, "BENTOML_HOME": str(ws / "bentoml"), "BENTOML_DO_NOT_TRACK": "True"}
+    started = time.monotonic()
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env=env, check=False
+    )
+    seconds = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    return FastTrained(ws, synthetic_csv, result, seconds)
 
 
 class Cli:

@@ -93,7 +93,7 @@ def test_bento_holds_exactly_the_model(bento_tag: str, registered: Any) -> None:
 def test_container_answers_like_the_service(
     image: str, bento_tag: str, service_module: Any
 ) -> None:
-    from benchmarks.processes import free_port, wait_ready
+    from tests.support.processes import free_port, wait_ready
 
     assert image == bento_tag  # BentoML's default: the image is tagged with the bento's tag
     user = subprocess.run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_pipeline import FAST_PARAMS, _env, _write_params
+from tests.e2e.conftest import FAST_PARAMS, FastTrained
+from tests.e2e.test_pipeline import _env, _write_params
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -64,14 +66,11 @@ def _kill_when_staging(process: subprocess.Popen[str], ws: Path) -> bool:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory, synthetic_csv: Path) -> dict[str, Any]:
-    """A run without a kill: its duration and its model's content hash."""
-    ws = tmp_path_factory.mktemp("crash-reference")
-    params = _write_params(ws / "params.yaml", FAST_PARAMS)
-    started = time.monotonic()
-    done = _run(ws, _command(ws, synthetic_csv, params))
-    assert done.returncode == 0, done.stdout + done.stderr
-    return {"seconds": time.monotonic() - started, "hash": _registered_hash(ws, done.stdout)}
+def reference(fast_trained: FastTrained) -> dict[str, Any]:
+    """A run without a kill (the session's FAST_PARAMS run): its duration and its model's
+    content hash."""
+    ws, out = fast_trained.ws, fast_trained.result.stdout
+    return {"seconds": fast_trained.seconds, "hash": _registered_hash(ws, out)}
 
 
 def _recovers(ws: Path, command: list[str], reference: dict[str, Any], when: str) -> None:
@@ -106,14 +105,17 @@ def test_sigkill_at_random_moments(
 
 
 def test_sigkill_during_registration(
-    reference: dict[str, Any], synthetic_csv: Path, tmp_path: Path
+    reference: dict[str, Any], fast_trained: FastTrained, synthetic_csv: Path, tmp_path: Path
 ) -> None:
     """Check that a kill while the model is being saved leaves a store that lists cleanly and
     a re-run that registers the same model."""
     killed = 0
     for trial in range(REGISTRATION_TRIALS):
         ws = tmp_path / f"register-{trial}"
-        ws.mkdir()
+        # Trained but not registered: the run goes straight to registration, where it is killed.
+        cache = fast_trained.ws / "out" / "cache"
+        ignore = shutil.ignore_patterns("register", "gate")
+        shutil.copytree(cache, ws / "out" / "cache", ignore=ignore)
         params = _write_params(ws / "params.yaml", FAST_PARAMS)
         command = _command(ws, synthetic_csv, params)
         process = subprocess.Popen(

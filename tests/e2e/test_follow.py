@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import requests
 
-from benchmarks.processes import stop
 from mle_challenge.model.schema import EXAMPLE_LISTING
 from tests.conftest import ROOT, serve_from_source
+from tests.support.processes import stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.service, pytest.mark.slow]
 
@@ -44,9 +44,13 @@ def _cli(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-@pytest.fixture
-def machine(registered: Any, tmp_path: Path) -> tuple[dict[str, str], list[str]]:
-    """A model store of its own with the session's two models and one without Brooklyn."""
+@pytest.fixture(scope="module")
+def store(
+    registered: Any, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, str], list[str]]:
+    """A model store with the session's two models and one without Brooklyn (trained once
+    for the module; each test takes a copy)."""
+    tmp_path = tmp_path_factory.mktemp("follow-store")
     source = Path(os.environ["BENTOML_HOME"])
     home = tmp_path / "bentoml"
     for tag in (registered.tag, registered.baseline_tag):
@@ -65,6 +69,16 @@ def machine(registered: Any, tmp_path: Path) -> tuple[dict[str, str], list[str]]
         timeout=300, check=True,
     ).stdout.strip().splitlines()[-1]  # fmt: skip
     return env, [registered.tag, registered.baseline_tag, third]
+
+
+@pytest.fixture
+def machine(
+    store: tuple[dict[str, str], list[str]], tmp_path: Path
+) -> tuple[dict[str, str], list[str]]:
+    """A model store of its own with the session's two models and one without Brooklyn."""
+    env, tags = store
+    home = shutil.copytree(env["BENTOML_HOME"], tmp_path / "bentoml", symlinks=True)
+    return {**env, "BENTOML_HOME": str(home)}, tags
 
 
 def _traffic(url: str, stop_at: threading.Event, seen: collections.Counter[str]) -> None:

@@ -18,12 +18,12 @@ from typing import Any
 import luigi
 import pytest
 
-from benchmarks.processes import Postgres
 from mle_challenge.cli import main
 from mle_challenge.data.synthetic import generate_listings
 from mle_challenge.monitoring.realized import NOT_IN_FILE
 from mle_challenge.serving.client import PriceClient, listings_from_file
 from tests.conftest import serve_from_source
+from tests.support.processes import Postgres
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

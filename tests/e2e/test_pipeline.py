@@ -19,26 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+from tests.e2e.conftest import FAST_PARAMS, FastTrained
 
-FAST_PARAMS: dict[str, Any] = {
-    "split": {"test_size": 0.2, "validation_size": 0.2, "seed": 1},
-    "train": {
-        "candidates": {
-            "baseline_rf": {
-                "kind": "baseline_random_forest",
-                "params": {"n_estimators": 20, "random_state": 0, "class_weight": "balanced"},
-            },
-            "hist_gb": {
-                "kind": "hist_gradient_boosting",
-                "params": {"max_iter": 40, "random_state": 0},
-                "decision": {"folds": 3},
-            },
-        }
-    },
-    "select": {"metric": "macro_f1"},
-    "register": {"model_name": "price_classifier"},
-}
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def _write_params(path: Path, params: dict[str, Any]) -> Path:
@@ -91,13 +74,12 @@ def _models(ws: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory, synthetic_csv: Path) -> dict[str, Any]:
-    """One cold pipeline run on 1,500 synthetic listings, shared by the tests below."""
-    ws = tmp_path_factory.mktemp("pipeline")
-    params = _write_params(ws / "params.yaml", FAST_PARAMS)
-    result = _train(ws, synthetic_csv, params)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return {"ws": ws, "params": params, "listings": synthetic_csv, "result": result}
+def trained(tmp_path_factory: pytest.TempPathFactory, fast_trained: FastTrained) -> dict[str, Any]:
+    """One cold pipeline run on 1,500 synthetic listings (the session's, copied), shared by the
+    tests below."""
+    ws = fast_trained.copy(tmp_path_factory.mktemp("pipeline"))
+    params, result = ws / "params.yaml", fast_trained.result
+    return {"ws": ws, "params": params, "listings": fast_trained.listings, "result": result}
 
 
 def test_cold_run_registers_a_model(trained: dict[str, Any]) -> None:
@@ -226,14 +208,12 @@ def _tag(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_the_cache_never_vouches_for_a_model_the_store_lacks(
-    tmp_path: Path, synthetic_csv: Path
+    tmp_path: Path, synthetic_csv: Path, fast_trained: FastTrained
 ) -> None:
     """Check that with the registered model deleted, or with a new BENTOML_HOME, the same
     command registers the model again (the cache used to print a tag that was not there)."""
-    params = _write_params(tmp_path / "p.yaml", FAST_PARAMS)
-    first = _train(tmp_path, synthetic_csv, params)
-    assert first.returncode == 0, first.stdout + first.stderr
-    tag = _tag(first)
+    params = fast_trained.copy(tmp_path) / "params.yaml"  # as a first, cold run here leaves it
+    tag = _tag(fast_trained.result)
     shutil.rmtree(tmp_path / "bentoml" / "models" / "price_classifier" / tag.split(":")[1])
 
     again = _train(tmp_path, synthetic_csv, params, "--promote")
@@ -247,9 +227,11 @@ def test_the_cache_never_vouches_for_a_model_the_store_lacks(
     assert [p.name for p in other.iterdir() if p.is_dir()] == [_tag(moved).split(":")[1]]
 
 
-def test_a_missing_production_model_is_a_clear_error(tmp_path: Path, synthetic_csv: Path) -> None:
+def test_a_missing_production_model_is_a_clear_error(
+    tmp_path: Path, synthetic_csv: Path, fast_trained: FastTrained
+) -> None:
     """Check that training with the production model deleted says what to do, not NotFound."""
-    params = _write_params(tmp_path / "p.yaml", FAST_PARAMS)
+    params = fast_trained.copy(tmp_path) / "params.yaml"  # trained: this run only promotes
     first = _train(tmp_path, synthetic_csv, params, "--promote")
     assert first.returncode == 0, first.stdout + first.stderr
     shutil.rmtree(tmp_path / "bentoml" / "models" / "price_classifier")

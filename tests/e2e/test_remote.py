@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from benchmarks.processes import S3, SIGNING_KEY, start_seaweedfs
+from tests.support.processes import S3, SIGNING_KEY, start_seaweedfs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -17,10 +17,10 @@ import pytest
 import requests
 import yaml
 
-from benchmarks.processes import S3, stop
 from mle_challenge.data.synthetic import generate_listings
 from mle_challenge.model.schema import EXAMPLE_LISTING
 from tests.conftest import ROOT, serve_from_source
+from tests.support.processes import S3, stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

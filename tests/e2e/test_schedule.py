@@ -19,7 +19,7 @@ import pytest
 import requests
 import yaml
 
-from benchmarks.processes import free_port
+from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

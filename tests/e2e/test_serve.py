@@ -205,8 +205,8 @@ def test_slow_clients_are_cut(registered: Any, tmp_path: Path) -> None:
     import socket
     import time
 
-    from benchmarks.processes import stop
     from tests.conftest import serve_from_source
+    from tests.support.processes import stop
 
     env = {
         **os.environ,

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
-from benchmarks.processes import S3, free_port, start, stop, wait_ready
 from mle_challenge.config import get_settings
 from mle_challenge.data.synthetic import generate_listings
 from mle_challenge.lifecycle.outputs import Outputs, OutputsError
 from tests.conftest import ROOT
+from tests.support.processes import S3, free_port, start, stop, wait_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

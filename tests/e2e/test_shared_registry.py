@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from benchmarks.processes import S3, start_seaweedfs
 from tests.conftest import ROOT, _fit_and_register
+from tests.support.processes import S3, start_seaweedfs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -23,8 +23,8 @@ import pytest
 import requests
 import yaml
 
-from benchmarks.processes import free_port
 from mle_challenge.model.schema import EXAMPLE_LISTING
+from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

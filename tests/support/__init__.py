@@ -1,0 +1,1 @@
+"""What the tests (and the benchmarks) use besides fixtures: local server launchers."""
