@@ -682,7 +682,7 @@ def classify_command(
     if show_rows:
         for line in smoke.row_lines(run.outcomes):
             click.echo(line)
-    click.echo(f"{url}, model {model['tag']}:")
+    click.echo(f"{len(run.outcomes)} listings classified by {model['tag']} at {url}")
     for line in smoke.summary_lines(run):
         click.echo(line)
     if any(o.error is not None for o in run.outcomes):

@@ -101,8 +101,8 @@ def _bentofile(path: Path) -> dict[str, Any]:
 
 # BentoML 1.4 warns on every build that a ``docker.dockerfile_template`` makes the bento a v1
 # bento. That is the choice bentofile.yaml makes on purpose (the base image chosen at
-# containerize time, no compiler toolchain in the image; docs/operations.md, "Bentos and
-# images"), so the warning says nothing new: this one message is dropped, no other.
+# containerize time, no compiler toolchain in the image; docs/architecture.md), so the warning
+# says nothing new: this one message is dropped, no other.
 _V1_TEMPLATE_WARNING = "docker.dockerfile_template is not supported by bento v2"
 _BENTOML_BUILD_LOGGER = "bentoml.build"  # _bentoml_sdk/images.py logs there
 

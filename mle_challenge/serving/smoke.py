@@ -115,8 +115,7 @@ def summary_lines(run: SmokeRun) -> list[str]:
     outcomes = run.outcomes
     failed = sum(o.error is not None for o in outcomes)
     lines = [
-        f"{len(outcomes)} listings in {len(run.latencies)} requests: "
-        f"{len(outcomes) - failed} answered, {failed} failed",
+        f"answered  {len(outcomes) - failed}, failed {failed}, in {len(run.latencies)} requests",
         f"status    {_status_line(outcomes)}",
         f"category  {_category_line(outcomes)}",
     ]

@@ -70,7 +70,7 @@ def test_the_summary_counts_status_category_errors_and_latency_percentiles() -> 
         for i in range(800)
     ]
     lines = summary_lines(SmokeRun(outcomes, [i / 1000 for i in range(1, 801)]))
-    assert lines[0] == "800 listings in 800 requests: 790 answered, 10 failed"
+    assert lines[0] == "answered  790, failed 10, in 800 requests"
     assert lines[1] == "status    200: 790  400: 10"
     assert lines[2].startswith("category  Low 197 (25%)  Mid 197 (25%)  High 198")
     assert (
