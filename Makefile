@@ -18,6 +18,19 @@ WORKERS     ?= 2
 # Serving and containers: empty MODEL_TAG/BENTO_TAG mean the newest one.
 MODEL_TAG   ?=
 BENTO_TAG   ?=
+# MODEL_VERSION: the data scientists' earlier name for MODEL_TAG (name:version), accepted as is.
+MODEL_VERSION ?=
+ifneq ($(MODEL_VERSION),)
+ifneq ($(MODEL_TAG),)
+ifneq ($(MODEL_TAG),$(MODEL_VERSION))
+$(error MODEL_TAG=$(MODEL_TAG) and MODEL_VERSION=$(MODEL_VERSION) differ: MODEL_VERSION is another name for MODEL_TAG, give one of them)
+endif
+endif
+MODEL_TAG := $(MODEL_VERSION)
+endif
+# The image run-docker runs: DOCKER_IMAGE (the earlier name), else BENTO_TAG (an image built by
+# build-docker is tagged as its bento).
+DOCKER_IMAGE ?=
 # One registered name per city (price_classifier_boston); empty: the params' register.model_name
 # for training, price_classifier for serving.
 MODEL_NAME  ?=
@@ -97,13 +110,17 @@ base-image: docker-engine ## Build $(LOCAL_BASE) (bookworm + Python 3.11) via de
 	bash deploy/docker/base-image.sh $(LOCAL_BASE)
 
 .PHONY: build-docker
-build-docker: $(STAMP) docker-engine ## Containerize BENTO_TAG (default: newest) [BASE_IMAGE=] [CA_BUNDLE=]
-	$(BIN)/mle-challenge bento containerize $(BENTO_TAG) $(if $(BASE_IMAGE),--base-image $(BASE_IMAGE)) $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE))
+build-docker: $(STAMP) docker-engine ## Containerize BENTO_TAG (default: MODEL_NAME's newest bento) [BASE_IMAGE=] [CA_BUNDLE=]
+	$(BIN)/mle-challenge bento containerize $(BENTO_TAG) $(if $(MODEL_NAME),--model-name $(MODEL_NAME)) $(if $(BASE_IMAGE),--base-image $(BASE_IMAGE)) $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE))
 
+# The arguments are checked before the engine script, which may install packages and start a
+# daemon: a usage error must cost nothing.
 .PHONY: run-docker
-run-docker: docker-engine ## Run image BENTO_TAG on 127.0.0.1:$(PORT)
-	@test -n "$(BENTO_TAG)" || { echo "usage: make run-docker BENTO_TAG=price_classifier_service:<version> [PORT=3000]"; exit 2; }
-	docker run --rm -p 127.0.0.1:$(PORT):3000 $(BENTO_TAG)
+run-docker: ## Run image BENTO_TAG (or DOCKER_IMAGE) on 127.0.0.1:$(PORT)
+	@test -n "$(DOCKER_IMAGE)$(BENTO_TAG)" || { echo "usage: make run-docker BENTO_TAG=price_classifier_service:<version> (or DOCKER_IMAGE=<image>) [PORT=3000]"; exit 2; }
+	@test -z "$(DOCKER_IMAGE)" || test -z "$(BENTO_TAG)" || test "$(DOCKER_IMAGE)" = "$(BENTO_TAG)" || { echo "error: DOCKER_IMAGE=$(DOCKER_IMAGE) and BENTO_TAG=$(BENTO_TAG) differ: give one image"; exit 2; }
+	@bash deploy/docker/docker-engine.sh
+	docker run --rm -p 127.0.0.1:$(PORT):3000 $(or $(DOCKER_IMAGE),$(BENTO_TAG))
 
 .PHONY: stack-up
 stack-up: $(STAMP) docker-engine ## The whole system in containers (deploy/compose): build what is missing, start, wait, print URLs

@@ -70,7 +70,54 @@ def _name_of(model_tag: str | None, model_name: str | None) -> str:
     return model_name or tagged or _DEFAULT_NAME
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _WholeHelpGroup(click.Group):
+    """A group that lists each command with its whole first sentence, wrapped to the terminal.
+
+    click cuts a command's description to what fits on one line and ends it with "...": at 80
+    columns half the commands' descriptions stopped mid-sentence."""
+
+    group_class = type  # its subgroups (data, bento, models) list their commands alike
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=_WHOLE_SENTENCE)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+_WHOLE_SENTENCE = 10_000  # characters: more than any first sentence, so none is cut
+
+
+def table_lines(header: list[str], rows: list[list[str]], right: frozenset[int]) -> list[str]:
+    """``header`` and ``rows`` as lines of columns as wide as their widest cell, two spaces
+    apart (a fixed width put every cell after a long model name out of line); the columns
+    numbered in ``right`` are right-aligned. A row shorter than the header ends in a note that
+    runs on past the columns and does not widen them (a damaged model's problem)."""
+
+    def sized(row: list[str]) -> list[str]:
+        return row if len(row) == len(header) else row[:-1]
+
+    widths = [
+        max(len(row[i]) for row in [header, *map(sized, rows)] if i < len(row))
+        for i in range(len(header))
+    ]
+
+    def line(cells: list[str]) -> str:
+        padded = [
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(sized(cells))
+        ]
+        note = [] if len(cells) == len(header) else [cells[-1]]
+        return "  ".join(padded + note).rstrip()
+
+    return [line(header), *(line(row) for row in rows)]
+
+
+@click.group(cls=_WholeHelpGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """From raw Inside Airbnb listings to a versioned price-category service."""
 
@@ -272,21 +319,33 @@ def bento_build(model_tag: str | None, model_name: str | None, follow: bool) -> 
 
 @bento.command("containerize")
 @click.argument("bento_tag", required=False)
-@click.option("--base-image", default=None, help="Base image (default: python:3.11-slim).")
+@click.option(
+    "--base-image",
+    default=None,
+    help="Base image [default: python:3.11-slim; where it cannot be pulled, the local "
+    "mle-challenge-base:bookworm-py3.11 that `make base-image` builds].",
+)
 @click.option(
     "--ca-bundle",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Extra CA certificates (PEM) that pip, uv and apt in the build must trust.",
 )
+@_model_name_option("Whose newest bento, when no BENTO_TAG is given.")
 def bento_containerize(
-    bento_tag: str | None, base_image: str | None, ca_bundle: Path | None
+    bento_tag: str | None, base_image: str | None, ca_bundle: Path | None, model_name: str
 ) -> None:
-    """Build a Docker image of BENTO_TAG (default: the newest bento); prints the image tag
-    last, which is the bento's tag."""
+    """Build a Docker image of BENTO_TAG (default: the newest bento of --model-name); prints
+    the image tag last, which is the bento's tag."""
     from mle_challenge.serving.container import containerize, image_size_bytes
 
-    image = containerize(bento_tag or None, base_image=base_image or None, ca_bundle=ca_bundle)
+    image = containerize(
+        bento_tag or None,
+        base_image=base_image or None,
+        ca_bundle=ca_bundle,
+        model_name=model_name,
+        say=click.echo,
+    )
     click.echo(f"image size: {image_size_bytes(image) / 1e6:.0f} MB")
     click.echo(image)
 
@@ -586,6 +645,15 @@ def luigid_command(outputs: str, address: str, port: int) -> None:
 @click.option("--listings", default=None, help="Raw or API-shaped listings to sample from.")
 @click.option("--sample", type=click.IntRange(min=1), default=None, help="How many to send.")
 @click.option("--input", "input_file", default=None, help="A JSON, CSV or Parquet of listings.")
+@click.option(
+    "--batch",
+    "batch_size",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Listings per request: 1 sends each to /classify, more sends /classify_batch requests.",
+)
+@click.option("--rows", "show_rows", is_flag=True, help="Also print each listing's answer.")
 @click.option("--timeout", type=float, default=10.0, show_default=True)
 @click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True)
 def classify_command(
@@ -593,10 +661,14 @@ def classify_command(
     listings: str | None,
     sample: int | None,
     input_file: str | None,
+    batch_size: int,
+    show_rows: bool,
     timeout: float,
     retries: int,
 ) -> None:
-    """Send listings to a running service and print its answers (a smoke test of a deployment)."""
+    """Send listings to a running service and sum up its answers: by status and category,
+    errors, latency percentiles (a smoke test of a deployment; exits 1 when any failed)."""
+    from mle_challenge.serving import smoke
     from mle_challenge.serving.client import PriceClient, listings_from_file
 
     if (listings is None) == (input_file is None):
@@ -604,14 +676,17 @@ def classify_command(
     source = listings or input_file
     assert source is not None
     rows = listings_from_file(source, sample=sample if listings else None)
-    client = PriceClient(url, timeout=timeout, retries=retries)
+    client = PriceClient(url, timeout=timeout, retries=retries, batch_size=batch_size)
     model = client.model()
-    answers = client.classify_batch(rows)
-    click.echo(f"{len(answers)} listings classified by {model['tag']} at {url}")
-    click.echo(f"{'id':>20}  {'category':<8} {'probability':>11}")
-    for answer in answers:
-        top = answer["probabilities"][answer["price_category"]]
-        click.echo(f"{answer['id']:>20}  {answer['price_category']:<8} {top:>11.3f}")
+    run = smoke.send(client, rows, batch_size)
+    if show_rows:
+        for line in smoke.row_lines(run.outcomes):
+            click.echo(line)
+    click.echo(f"{len(run.outcomes)} listings classified by {model['tag']} at {url}")
+    for line in smoke.summary_lines(run):
+        click.echo(line)
+    if any(o.error is not None for o in run.outcomes):
+        raise click.exceptions.Exit(1)
 
 
 @cli.command("gate")
@@ -670,31 +745,28 @@ def models_list(model_name: str) -> None:
     if not rows:
         click.echo(f"no registered models named {model_name}: train one with `make run`")
     else:
-        _print_model_rows(rows)
+        header = ["tag", "created", "candidate", "acc", "F1", "AUC", "gate", "stage"]
+        cells = [_model_cells(r) for r in rows]
+        for line in table_lines(header, cells, right=frozenset({3, 4, 5})):
+            click.echo(line)
     if found.alias_problem is not None:  # the rows are listed; the alias is not trusted
         raise MleError(f"{found.alias_problem} No model is marked production.")
 
 
-def _print_model_rows(rows: list[dict[str, Any]]) -> None:
-    """The table of ``models list``; metadata its content hash does not cover is marked."""
-    click.echo(
-        f"{'tag':<36} {'created':<26} {'candidate':<12} {'acc':>6} {'F1':>6} {'AUC':>6} "
-        f"{'gate':<7} stage"
-    )
-    for r in rows:
+def _model_cells(r: dict[str, Any]) -> list[str]:
+    """One row of `models list`; a damaged model: its tag and the problem only. Metadata its
+    content hash does not cover is marked."""
+    if r["problem"] is not None:
+        return [r["tag"], f"DAMAGED: {r['problem']}"]
 
-        def fmt(v: Any) -> str:
-            return "-" if v is None else f"{v:.3f}"
+    def fmt(v: Any) -> str:
+        return "-" if v is None else f"{v:.3f}"
 
-        if r["problem"] is not None:
-            click.echo(f"{r['tag']:<36} DAMAGED: {r['problem']}")
-            continue
-        unverified = "" if r["metadata_verified"] else "  (metadata unverified: older hash)"
-        click.echo(
-            f"{r['tag']:<36} {r['created']:<26} {r['candidate']:<12} {fmt(r['accuracy']):>6} "
-            f"{fmt(r['macro_f1']):>6} {fmt(r['roc_auc_ovr']):>6} {r['gate']:<7} "
-            f"{'production' if r['production'] else ''}{unverified}"
-        )
+    metrics = [fmt(r["accuracy"]), fmt(r["macro_f1"]), fmt(r["roc_auc_ovr"])]
+    stage = "production" if r["production"] else ""
+    if not r["metadata_verified"]:
+        stage = f"{stage} (metadata unverified: older hash)".strip()
+    return [r["tag"], str(r["created"]), str(r["candidate"]), *metrics, str(r["gate"]), stage]
 
 
 @models.command("history")

@@ -125,7 +125,7 @@ before=$(log_rows)
 for replica in api1 api2; do
   answers=$(client classify --url "http://$replica:3000" \
     --listings s3://mle/listings/month1.csv.gz --sample 300)
-  echo "${answers%%$'\n'*}" # its first line: how many, by which model, at which replica
+  echo "$answers" # how many, by which model, at which replica; by status, category; latency
 done
 sleep 2 # the log writes every quarter second, off the request path
 after=$(log_rows)

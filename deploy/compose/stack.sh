@@ -5,14 +5,35 @@
 #   stack.sh down        stop and remove the containers; the volumes (all state) stay
 #   stack.sh clean       also remove the volumes and .env, after asking (YES=1: do not ask)
 #   stack.sh urls        print where everything answers
+#   stack.sh project     print the compose project (its volumes are named <project>_db-data ...)
 #   stack.sh compose ... docker compose (v2 plugin) or docker-compose (v1) on this stack
-# env: STACK_PROJECT (mle-stack), STACK_ENV_FILE (deploy/compose/.env), STACK_WAIT (seconds,
-#      300), STACK_*_PORT (the published ports), STACK_CRON, STACK_FOLLOW_SECONDS, YES
+# env: STACK_PROJECT (default: the one in .env, else mle-stack-<hash of this checkout's path>),
+#      STACK_ENV_FILE (deploy/compose/.env), STACK_WAIT (seconds, 300), STACK_*_PORT (the
+#      published ports), STACK_CRON, STACK_FOLLOW_SECONDS, YES
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-project=${STACK_PROJECT:-mle-stack}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)  # also when sourced (demo.sh)
+root=$(cd "$here/../.." && pwd)
 env_file=${STACK_ENV_FILE:-$here/.env}
+
+# The compose project names the volumes, and the volumes keep the secrets of .env (the database
+# is initialised with its password): so each checkout's stack is a project of its own, and its
+# name is kept in .env with the secrets it goes with. One project for every checkout would give
+# a second checkout the first one's database, which refuses the second one's password. A new
+# .env gets mle-stack-<hash of the checkout's path>; an .env made before names were recorded
+# goes with the volumes of then, project mle-stack.
+stack_project() {
+  local recorded
+  if [ -n "${STACK_PROJECT:-}" ]; then
+    echo "$STACK_PROJECT"
+  elif [ -f "$env_file" ]; then
+    recorded=$(sed -n 's/^STACK_PROJECT=//p' "$env_file" | tail -n 1)
+    echo "${recorded:-mle-stack}"
+  else
+    echo "mle-stack-$(printf '%s' "$root" | sha256sum | cut -c1-10)"
+  fi
+}
+project=$(stack_project)
 wait_seconds=${STACK_WAIT:-300}
 services=(s3 db luigid trainer api1 api2 prometheus)
 # The classic builder everywhere: Debian's docker.io has no BuildKit.
@@ -50,6 +71,8 @@ make_env() {
     cat >"$env_file" <<EOF
 # The stack's secrets, made by deploy/compose/stack.sh on first start. Never commit this file
 # (.gitignore has it). It belongs with the volumes: \`make stack-clean\` removes both.
+# STACK_PROJECT names them (<project>_db-data ...): this checkout's stack, no other's.
+STACK_PROJECT=$project
 POSTGRES_PASSWORD=$(hex 18)
 S3_ACCESS_KEY=$(hex 10)
 S3_SECRET_KEY=$(hex 20)
@@ -99,14 +122,20 @@ port() {
   echo "${published:-?}"
 }
 
+# Every URL in full, each one a page that answers (tests/e2e/test_stack.py opens them all).
+# Debian's Prometheus package has no React UI: its pages are under /classic/ (/alerts is 404).
 urls() {
-  echo "API, replica 1   http://$(port api1 3000)  (Swagger UI at /, POST /classify)"
-  echo "API, replica 2   http://$(port api2 3000)"
-  echo "trainer          http://$(port trainer 9108)/healthz  /metrics  (SIGUSR1: run now)"
-  echo "luigid           http://$(port luigid 8082)"
-  echo "Prometheus       http://$(port prometheus 9090)  (/alerts)"
-  echo "S3 (SeaweedFS)   http://$(port s3 8333)  bucket mle; keys in $env_file"
+  local api1 api2 trainer prometheus
+  api1=$(port api1 3000) api2=$(port api2 3000) trainer=$(port trainer 9108)
+  prometheus=$(port prometheus 9090)
+  echo "API, replica 1   http://$api1/  (Swagger UI; POST /classify)"
+  echo "API, replica 2   http://$api2/"
+  echo "trainer          http://$trainer/healthz  http://$trainer/metrics  (SIGUSR1: run now)"
+  echo "luigid           http://$(port luigid 8082)/"
+  echo "Prometheus       http://$prometheus/classic/alerts  http://$prometheus/classic/targets"
+  echo "S3 (SeaweedFS)   http://$(port s3 8333)  (the S3 API, not a page) bucket mle; keys in $env_file"
   echo "PostgreSQL       $(port db 5432)  user mle, database mle; password in $env_file"
+  echo "compose project  $project"
 }
 
 up() {
@@ -155,6 +184,7 @@ case "${1:-}" in
   down) down ;;
   clean) clean ;;
   urls) need_env && urls ;;
+  project) echo "$project" ;;
   demo) need_env && exec bash "$here/demo.sh" ;;
   compose)
     shift
@@ -162,7 +192,7 @@ case "${1:-}" in
     compose "$@"
     ;;
   *)
-    echo "usage: $0 up | demo | down | clean | urls | compose ARGS..." >&2
+    echo "usage: $0 up | demo | down | clean | urls | project | compose ARGS..." >&2
     exit 2
     ;;
 esac

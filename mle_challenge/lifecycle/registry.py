@@ -245,9 +245,28 @@ def model_contract(tag: str) -> ModelContract:
     )
 
 
-def resolve_bento(bento_tag: str | None) -> str:
+_BENTO_SUFFIX = "_service"
+_BENTO_NAME_MAX = 63  # BentoML's limit for a tag's name, as for a model's
+
+
+def bento_name(model_name: str = MODEL_NAME) -> str:
+    """The name of the bentos that serve ``model_name``'s models (``price_classifier_boston``
+    → ``price_classifier_boston_service``): one name per model, so that ``bentoml list`` tells
+    the cities and projects apart and the newest bento of one is never another's."""
+    name = f"{model_name}{_BENTO_SUFFIX}"
+    if len(name) > _BENTO_NAME_MAX:
+        limit = _BENTO_NAME_MAX - len(_BENTO_SUFFIX)
+        raise RegistryError(
+            f"model name {model_name!r} is too long to name its bento {name!r}: a model that "
+            f"is built into a bento needs a name of at most {limit} characters."
+        )
+    return name
+
+
+def resolve_bento(bento_tag: str | None, model_name: str = MODEL_NAME) -> str:
+    """The exact tag of ``bento_tag``; none means the newest bento of ``model_name``."""
     import bentoml
 
-    wanted = bento_tag or "price_classifier_service:latest"
+    wanted = bento_tag or f"{bento_name(model_name)}:latest"
     hint = ": build one with `make build-bento`, or list them with `bentoml list`."
     return exact_tag(bentoml.bentos.get, wanted, "bento", hint)

@@ -74,3 +74,52 @@ def test_neither_compose_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "neither 'docker compose' nor 'docker-compose' is installed" in done.stderr
     assert "apt-get install docker-compose" in done.stderr
+
+
+def _checkout(root: Path) -> Path:
+    """A checkout's stack.sh at ``root``: the script finds its checkout from its own path."""
+    folder = root / "deploy" / "compose"
+    folder.mkdir(parents=True)
+    (folder / "stack.sh").write_text(STACK.read_text())
+    return folder / "stack.sh"
+
+
+def _project(script: Path, env_file: Path) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "STACK_PROJECT"}
+    done = subprocess.run(
+        ["bash", str(script), "project"],
+        capture_output=True, text=True, timeout=30,
+        env={**env, "STACK_ENV_FILE": str(env_file)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_two_checkouts_have_two_projects_and_so_two_sets_of_volumes(tmp_path: Path) -> None:
+    """Check that two checkouts on one machine get compose projects of their own (the volumes
+    are named after the project), and that one checkout gets the same one each time."""
+    first, second = _checkout(tmp_path / "a"), _checkout(tmp_path / "b")
+    one = _project(first, first.parent / ".env")
+    assert one.startswith("mle-stack-") and one == _project(first, first.parent / ".env")
+    assert _project(second, second.parent / ".env") not in (one, "mle-stack")
+
+
+def test_the_project_is_kept_with_the_secrets(tmp_path: Path) -> None:
+    """Check that the .env made on first start records the project beside the secrets, and
+    that the recorded one is used from then on, even where the checkout moved; an .env made
+    before projects were recorded keeps its volumes, those of project mle-stack."""
+    script = _checkout(tmp_path / "a")
+    env_file = tmp_path / "a.env"
+    expected = _project(script, env_file)
+    env = {k: v for k, v in os.environ.items() if k != "STACK_PROJECT"}
+    made = subprocess.run(
+        ["bash", "-c", f"source {script}; make_env"],
+        capture_output=True, text=True, timeout=30, env={**env, "STACK_ENV_FILE": str(env_file)},
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert f"STACK_PROJECT={expected}" in env_file.read_text().splitlines()
+    moved = _checkout(tmp_path / "moved")
+    assert _project(moved, env_file) == expected
+    legacy = tmp_path / "legacy.env"
+    legacy.write_text("POSTGRES_PASSWORD=x\n")
+    assert _project(moved, legacy) == "mle-stack"

@@ -39,7 +39,7 @@ def test_boston_trains_passes_its_gate_serves_its_listings_and_refuses_new_york(
     assert "FAIL" not in out
 
     built = cli("bento", "build", "--model-name", BOSTON).strip().splitlines()
-    bento = next(line for line in built if line.startswith("price_classifier_service:"))
+    bento = next(line for line in built if line.startswith(f"{BOSTON}_service:"))
     process, url = serve_from_source(cli.env, tmp_path / "serve", service=bento)
     try:
         model = requests.get(f"{url}/model", timeout=10).json()

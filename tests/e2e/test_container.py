@@ -82,6 +82,7 @@ def test_bento_holds_exactly_the_model(bento_tag: str, registered: Any) -> None:
 
     bento = bentoml.bentos.get(bento_tag)
     assert [str(m.tag) for m in bento.info.all_models] == [registered.tag]
+    assert bento_tag.split(":")[0] == f"{registered.tag.split(':')[0]}_service"  # its model's
     manifest = yaml.safe_load((Path(bento.path) / "bento.yaml").read_text())
     assert manifest["labels"]["model"] == registered.tag.replace(":", "-")
     requirements = (Path(bento.path) / "env" / "python" / "requirements.txt").read_text()

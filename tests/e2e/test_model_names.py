@@ -81,7 +81,7 @@ def test_two_cities_live_side_by_side(tmp_path: Path) -> None:
     # A bento serves one city's model: the named production, whatever is set in the shell.
     cli.env["MLE_MODEL_NAME"] = NYC
     out = cli("bento", "build", "--model-name", BOSTON).splitlines()
-    built = next(line for line in out if line.startswith("price_classifier_service:"))
+    built = next(line for line in out if line.startswith(f"{BOSTON}_service:"))
     assert _bento_model(cli.home, built) == boston1
 
 

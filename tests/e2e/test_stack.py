@@ -237,16 +237,22 @@ def test_the_stack_from_nothing_through_the_story_faults_and_a_restart(stack: St
     out = stack.timed("up", "up")
     assert "stack up and healthy" in out, out
     env_file = Path(stack.env["STACK_ENV_FILE"])
-    secrets = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
-    assert set(secrets) == {
-        "POSTGRES_PASSWORD",
-        "S3_ACCESS_KEY",
-        "S3_SECRET_KEY",
-        "MLE_SIGNING_KEY",
-    }
+    lines = env_file.read_text().splitlines()
+    secrets = dict(line.split("=", 1) for line in lines if "=" in line and line[0] != "#")
+    # The project that names the volumes is kept with the secrets they were made with.
+    assert secrets.pop("STACK_PROJECT") == PROJECT
+    assert set(secrets) == SECRETS
     assert oct(env_file.stat().st_mode & 0o777) == "0o600"
     published = stack.compose("ps")
     assert "0.0.0.0:" not in published and "127.0.0.1:" in published
+    # Every URL stack-up prints answers: a page (200, after redirects), or, for the S3 API, its
+    # answer to an unsigned request; never a 404 (Debian's Prometheus has no /alerts).
+    printed = _printed_urls(out)
+    assert len(printed) >= 7, out
+    for service, url in printed:
+        answer = requests.get(url, timeout=10)
+        wanted = {200, 403} if service.startswith("S3") else {200}
+        assert answer.status_code in wanted, f"{service}: {url} answered {answer.status_code}"
 
     # The story, as `make stack-demo` tells it.
     story = stack.timed("demo", "demo")
@@ -341,6 +347,17 @@ def test_the_stack_from_nothing_through_the_story_faults_and_a_restart(stack: St
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert not volumes.strip() and not env_file.exists()
+
+
+def _printed_urls(out: str) -> list[tuple[str, str]]:
+    """(service, URL) for every http:// URL in the lines `stack.sh up` ends with."""
+    block = out[out.index("stack up and healthy") :].splitlines()[1:]
+    return [
+        (line[:17].strip(), word)
+        for line in block
+        for word in line.split()
+        if word.startswith("http://")
+    ]
 
 
 def _history(stack: Stack) -> list[str]:
