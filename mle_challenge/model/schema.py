@@ -1,29 +1,22 @@
 """The API's types: one listing in, one classification out, validated by pydantic.
 
-``room_type`` and ``neighbourhood`` are enums of the categories the served model was trained
-on, and the coordinates must lie in the area of its training listings, so the request models
-are built for a model (:func:`listing_model`) rather than fixed.
+The request model derives from the Airbnb project's declared fields: its categories are enums
+of the levels the served model was trained on, and the coordinates must lie in the area of its
+training listings, so the request models are built for a model (:func:`listing_model`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PlainValidator,
-    WithJsonSchema,
-    create_model,
-)
+from pydantic import BaseModel, ConfigDict, Field
 
 from mle_challenge import CATEGORIES
 from mle_challenge.model.city import Area
+from mle_challenge.project import airbnb
+from mle_challenge.project.request import Request, request_model
 
 if TYPE_CHECKING:
     from mle_challenge.model.predictor import Predictor
@@ -47,122 +40,25 @@ EXAMPLE_LISTING: dict[str, Any] = {
 PriceCategory = StrEnum("PriceCategory", [(c, c) for c in CATEGORIES])  # type: ignore[misc]
 
 
-def _integral(value: Any) -> Any:
-    # Notebooks send counts from float columns (4.0); a fraction still fails the int check.
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-WholeNumber = Annotated[int, BeforeValidator(_integral), Field(strict=True)]
-
-
-def _flag(value: Any) -> int:
-    if value is True or value is False or (type(value) is int and value in (0, 1)):
-        return int(value)
-    raise ValueError("must be true, false, 1 or 0")
-
-
-Flag = Annotated[
-    int,
-    PlainValidator(_flag),
-    WithJsonSchema({"anyOf": [{"type": "boolean"}, {"type": "integer", "enum": [0, 1]}]}),
-    Field(description="Whether the listing has it: true/false or 1/0."),
-]
-Count = Annotated[float | None, Field(ge=0, le=50, strict=True)]
-
-
-class _ListingFields(BaseModel):
-    # Numbers are strict ("4" is not a number, 4.5 is not a count); unknown fields are
-    # refused, and NaN/Infinity are not numbers either.
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        # "example" (singular): BentoML's OpenAPI schema type has no "examples" field, and
-        # Swagger UI pre-fills "Try it out" with it.
-        json_schema_extra={"example": EXAMPLE_LISTING},
-    )
-
-    id: WholeNumber = Field(
-        ge=0, le=2**63 - 1, description="The listing's id, echoed in the answer."
-    )
-    accommodates: WholeNumber = Field(ge=1, le=50, description="Guests the listing takes.")
-    beds: Count = Field(None, description="Beds; null or absent when unknown.")
-    bedrooms: Count = Field(None, description="Bedrooms; null or absent when unknown.")
-    bathrooms: Count = Field(None, description="Bathrooms (0.5 for a half-bath); null if unknown.")
-    tv: Flag
-    elevator: Flag
-    internet: Flag
-    latitude: float = Field(strict=True, ge=-90, le=90, description="WGS84 latitude.")
-    longitude: float = Field(strict=True, ge=-180, le=180, description="WGS84 longitude.")
-
-    def model_input(self) -> dict[str, Any]:
-        """The row the model reads: flags as 0/1 (the validator made them so), enums as text."""
-        return self.model_dump(mode="json")
-
-
-def _enum(name: str, values: Sequence[str]) -> type[StrEnum]:
-    return StrEnum(name, [(v, v) for v in values])  # type: ignore[return-value]
-
-
-def _inside(field: str, low: float, high: float) -> Any:
-    def check(value: float) -> float:
-        if not low <= value <= high:
-            raise ValueError(
-                f"{value} is outside the area the model was trained on, {field} [{low}, {high}]: "
-                "it serves one city's listings; send this one to that city's model"
-            )
-        return value
-
-    return Annotated[
-        float,
-        Field(
-            strict=True,
-            description=f"WGS84 {field}, within the model's training area [{low}, {high}].",
-            json_schema_extra={"minimum": low, "maximum": high},
-        ),
-        AfterValidator(check),
-    ]
-
-
 def listing_model(
     categories: Mapping[str, Sequence[str]] | None,
     area: Area | None = None,
     example: Mapping[str, Any] | None = None,
-) -> type[_ListingFields]:
+) -> type[Request]:
     """The ``Listing`` request model for a model trained on these ``categories``, in this
-    ``area``, with its ``example`` request in the schema. ``None`` takes any text there (any
-    coordinates): for a service that follows production, whose categories change with the
-    model (its request guard checks them against the model serving at the time)."""
-    base: type[_ListingFields] = _ListingFields
-    if example is not None:
-        config = ConfigDict(json_schema_extra={"example": dict(example)})
-        base = type("Listing", (_ListingFields,), {"model_config": config, "__module__": __name__})
-    room_type: Any = str if categories is None else _enum("RoomType", categories["room_type"])
-    neighbourhood: Any = (
-        str if categories is None else _enum("Neighbourhood", categories["neighbourhood"])
-    )
-    coordinates: dict[str, Any] = {}
+    ``area``, with its ``example`` request in the schema: the Airbnb project's request model
+    (:func:`mle_challenge.project.request.request_model`, derived from its declared fields).
+    ``None`` takes any text there (any coordinates): for a service that follows production,
+    whose categories change with the model (its request guard checks them against the model
+    serving at the time)."""
+    project = airbnb()
+    bounds = {}
     if area is not None:
-        coordinates = {
-            "latitude": (_inside("latitude", *area.latitude), ...),
-            "longitude": (_inside("longitude", *area.longitude), ...),
+        bounds = {
+            **dict.fromkeys(project.of_kind("latitude"), area.latitude),
+            **dict.fromkeys(project.of_kind("longitude"), area.longitude),
         }
-    model: type[_ListingFields] = create_model(
-        "Listing",
-        __base__=base,
-        __doc__="One listing, flat, as in Inside Airbnb's listings.csv.",
-        room_type=(room_type, Field(description="Inside Airbnb's room type.")),
-        neighbourhood=(
-            neighbourhood,
-            Field(
-                description="The neighbourhood group (NYC's borough) where the city has "
-                "them, else the neighbourhood."
-            ),
-        ),
-        **coordinates,
-    )
-    return model
+    return request_model(project, categories, bounds, example)
 
 
 class Classification(BaseModel):
