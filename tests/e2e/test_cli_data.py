@@ -153,10 +153,10 @@ def _hostile_files(folder: Path, synthetic_csv: Path) -> dict[str, tuple[Path, s
     truncated.write_bytes(synthetic_csv.read_bytes()[:4000])
     garbage = folder / "garbage.csv"
     garbage.write_bytes(bytes(range(256)) * 400)
-    bomb = folder / "bomb.csv.gz"  # 40 MiB of empty rows after a valid header: about 90 KB
+    bomb = folder / "bomb.csv.gz"  # 16 MiB of empty rows after a valid header: about 40 KB
     empty_row = b"," * first.count(",") + b"\n"
     with gzip.open(bomb, "wb") as handle:
-        handle.write(first.encode() + b"\n" + empty_row * ((40 << 20) // len(empty_row)))
+        handle.write(first.encode() + b"\n" + empty_row * ((16 << 20) // len(empty_row)))
     return {
         "many-columns": (many, "60,000 columns"),
         "long-header": (long_line, "longer than"),
