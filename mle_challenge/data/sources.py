@@ -351,8 +351,7 @@ def _spooled(
         total = 0
         while block := inflated.read(BLOCK_BYTES):
             total += len(block)
-            problem = _expansion_problem(source, total, int(compressed()), ratio)
-            if bounded and problem is not None:
+            if bounded and (problem := _expansion_problem(source, total, compressed(), ratio)):
                 raise SourceError(problem)
             spool.write(block)
         spool.flush()
