@@ -85,6 +85,13 @@ class Settings(BaseSettings):
         "and timeout still apply). About twice the requests/s; false serves it by BentoML.",
     )
     max_batch: int = Field(default=1000, ge=1, description="Most listings per /classify_batch.")
+    max_decompression_ratio: float = Field(
+        default=100.0,
+        ge=1,
+        description="A compressed listings file (.gz, .bz2...) may expand this many times "
+        "when read, no more (past its first 8 MiB): a decompression bomb is refused in one "
+        "line. Listings files expand about 4 to 11 times.",
+    )
     max_body_bytes: int = Field(
         default=1_000_000, ge=1024, description="Largest request body the service accepts."
     )

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from mle_challenge import CATEGORIES
 from mle_challenge.config import MODEL_NAME
 from mle_challenge.data.sources import BadRow, check_unique
 from mle_challenge.errors import DataValidationError, SourceError
@@ -53,6 +54,12 @@ class BatchReport:
             shown = self.examples.setdefault(str(reason), [])
             shown.extend(str(i) for i in group.head(3 - len(shown)))
 
+    def _in_class_order(self) -> list[tuple[str, int]]:
+        """The categories as the classes go (Low, Mid, High, Lux), not alphabetically; names
+        outside :data:`CATEGORIES` after them."""
+        order = {name: at for at, name in enumerate(CATEGORIES)}
+        return sorted(self.categories.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+
     def format(self) -> str:
         lines = [
             f"model: {self.model}",
@@ -61,7 +68,7 @@ class BatchReport:
         ]
         for reason, count in self.rejected.most_common():
             lines.append(f"  rejected {count:,}: {reason} (ids {', '.join(self.examples[reason])})")
-        shown = ", ".join(f"{k} {v:,}" for k, v in sorted(self.categories.items()))
+        shown = ", ".join(f"{k} {v:,}" for k, v in self._in_class_order())
         lines.append(f"predicted categories: {shown or '-'}")
         if self.seconds > 0:
             rate = self.rows_read / self.seconds

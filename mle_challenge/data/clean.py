@@ -27,10 +27,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mle_challenge import CATEGORIES, PRICE_BINS
-from mle_challenge.data.sources import modified_at, read_csv_strings
+from mle_challenge.data.sources import BadRow, modified_at, read_csv_strings
 from mle_challenge.errors import DataValidationError
 
 MIN_PRICE = 10.0
+BATHROOMS_TEXT_UNCLEAR = "bathrooms_text not one count of baths"
 
 # The notebook's amenity flags: column name in the clean table → text searched for in
 # each amenity (a substring, as the notebook's str.contains did: "HDTV" counts as TV).
@@ -146,21 +147,43 @@ def parse_number(raw: pd.Series) -> pd.Series:
         return pd.to_numeric(raw, errors="coerce").astype("float64")
 
 
+# A listing id as text: an optional sign, digits, and at most a zero fraction ("8.0", as a
+# float column writes it). Anything else (empty, "abc", "7.5", "1e3") is no id.
+_ID_RE = r"^\s*(?P<sign>[+-]?)0*(?P<digits>\d+?)(?:\.0*)?\s*$"
+_INT64_MAX = str(np.iinfo(np.int64).max)
+
+
 def parse_id(raw: pd.Series) -> pd.Series:
-    """Text → listing ids: int64 when every cell is a whole number, else float64 with NaN where
-    a cell is missing, not a number or not whole. (Recent ids have 18 digits: float64 would
-    round them, so the common case never goes through it.)"""
+    """Text → listing ids: int64 when every cell is one, else nullable Int64 with NA where a
+    cell is missing, not a whole number, or outside int64 (``99999999999999999999999``).
+
+    Recent ids have 19 digits: they never go through float64, which would round them, and one
+    bad cell leaves the others exact.
+    """
     if pd.api.types.is_integer_dtype(raw.dtype) and not raw.hasnans:
         return raw.astype("int64")
     if pd.api.types.is_numeric_dtype(raw.dtype):
         number = raw.astype("float64")
-        return number.where(number % 1 == 0)
+        whole = (number % 1 == 0) & (number.abs() < 2.0**63)
+        return number.where(whole).astype("Int64")
+    text = _arrow_text(raw)
     try:
-        values = pc.cast(_arrow_text(raw), pa.int64()).to_numpy(zero_copy_only=False)
-        return pd.Series(values, index=raw.index, dtype="int64")
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        number = pd.to_numeric(raw, errors="coerce")
-        return number.where(number % 1 == 0)
+        return pd.Series(pc.cast(text, pa.int64()).to_numpy(), index=raw.index, dtype="int64")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, ValueError):
+        pass  # a missing or bad cell somewhere (to_numpy refuses nulls): cell by cell below
+    found = pc.extract_regex(text, _ID_RE)
+    digits, negative = (
+        pc.struct_field(found, "digits"),
+        pc.equal(pc.struct_field(found, "sign"), "-"),
+    )
+    length = pc.utf8_length(digits)
+    fits = pc.or_(
+        pc.less(length, len(_INT64_MAX)),
+        pc.and_(pc.equal(length, len(_INT64_MAX)), pc.less_equal(digits, _INT64_MAX)),
+    )
+    magnitude = pc.cast(pc.if_else(fits, digits, pa.scalar(None, digits.type)), pa.int64())
+    ids = pc.if_else(negative, pc.negate(magnitude), magnitude)
+    return pd.Series(ids.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), index=raw.index)
 
 
 def _extract(raw: pd.Series, pattern: str, group: str) -> pd.Series:
@@ -182,15 +205,31 @@ def parse_price(raw: pd.Series) -> pd.Series:
     return parse_number(pd.Series(text, index=raw.index))
 
 
-_BATH_NUMBER_RE = r"(?P<number>\d+(?:\.\d+)?)"
+# Inside Airbnb's forms: "1 bath", "1.5 shared baths", "2 private baths", "Half-bath",
+# "Shared half-bath" ("bathroom(s)" is taken too). Any other text is not read for a number:
+# "it may be 1 or 2 bathrooms" holds two, and picking one would be a guess.
+_BATHS_RE = (
+    r"(?i)^\s*(?:(?P<number>\d+(?:\.\d+)?)\s+(?:(?:shared|private)\s+)?bath(?:room)?s?"
+    r"|(?P<half>(?:(?:shared|private)\s+)?half-bath(?:room)?))\s*$"
+)
 
 
 def parse_bathrooms_text(raw: pd.Series) -> pd.Series:
-    """Parse ``"1.5 shared baths"`` → 1.5 and ``"Half-bath"`` → 0.5; NaN where unparseable."""
-    text = raw.astype("string")
-    number = parse_number(_extract(text, _BATH_NUMBER_RE, "number"))
-    is_half = text.str.contains("half", case=False, na=False)
-    return number.where(number.notna() | ~is_half, 0.5).astype("float64")
+    """Parse ``"1.5 shared baths"`` → 1.5 and ``"Half-bath"`` → 0.5; NaN where the text is
+    not one of those forms (see :func:`bathrooms_text_unclear`)."""
+    number = parse_number(_extract(raw, _BATHS_RE, "number").replace("", pd.NA))
+    is_half = _extract(raw, _BATHS_RE, "half").fillna("") != ""
+    return number.mask(is_half, 0.5).astype("float64")
+
+
+def bathrooms_text_unclear(frame: pd.DataFrame) -> pd.Series:
+    """Rows whose ``bathrooms_text`` is filled but is not one count of baths: dropped with a
+    reason (a number read from "1 or 2 bathrooms" would be a repair we guessed), even where
+    the numeric ``bathrooms`` column has a value, since the two then disagree."""
+    if "bathrooms_text" not in frame:
+        return pd.Series(False, index=frame.index)
+    text = frame["bathrooms_text"].astype("string").str.strip().replace("", pd.NA)
+    return text.notna() & parse_bathrooms_text(text).isna()
 
 
 def parse_bathrooms(frame: pd.DataFrame) -> pd.Series:
@@ -367,13 +406,16 @@ def clean_listings(
     *,
     labelled: bool = True,
     flags: Sequence[str] = tuple(AMENITY_FLAGS),
+    malformed: Sequence[BadRow] = (),
 ) -> CleanResult:
     """Validate and clean raw listings (all cells as strings) into the training table.
 
     ``labelled=False`` cleans listings to predict: no price is needed, and a missing count
     (bedrooms, beds, bathrooms) stays missing, since the model handles it, instead of
     dropping the row as training does. ``flags`` limits the amenity flag columns to those
-    named (batch prediction needs only the API's three). Raises :class:`DataValidationError`
+    named (batch prediction needs only the API's three). ``malformed``: the file's lines
+    with the wrong number of fields, which the reader set aside; they are counted as read
+    and dropped, under their reason. Raises :class:`DataValidationError`
     when a required column is missing or, for training, when nothing is left.
     """
     check_columns(list(raw.columns), source, labelled)
@@ -400,6 +442,7 @@ def clean_listings(
     checks.append(("missing room_type", room_type.isna()))
     for column in ("latitude", "longitude", "accommodates"):
         checks += _missing_or_bad(frame[column], numbers[column], column)
+    checks.append((BATHROOMS_TEXT_UNCLEAR, bathrooms_text_unclear(frame)))
     counts = [(frame["bedrooms"], numbers["bedrooms"], "bedrooms")]
     counts += [(frame["beds"], numbers["beds"], "beds"), (bath_raw, bathrooms, "bathrooms")]
     for raw_count, parsed, name in counts:
@@ -430,10 +473,11 @@ def clean_listings(
     )
     table = pd.concat([table, flag_columns], axis=1)[keep].reset_index(drop=True)
     table = _finalise_types(table)
-    report = _report(frame, reasons, table, neighbourhood_source(frame)[keep])
+    report = _report(frame, reasons, table, neighbourhood_source(frame)[keep], malformed)
     if table.empty and labelled:
         raise DataValidationError(
-            f"no usable rows in {source}: all {len(frame):,} rows were dropped.\n" + report.format()
+            f"no usable rows in {source}: all {report.rows_read:,} rows were dropped.\n"
+            + report.format()
         )
     return CleanResult(table=table, report=report, reasons=reasons)
 
@@ -471,7 +515,11 @@ def _finalise_types(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _report(
-    frame: pd.DataFrame, reasons: pd.Series, table: pd.DataFrame, sources: pd.Series
+    frame: pd.DataFrame,
+    reasons: pd.Series,
+    table: pd.DataFrame,
+    sources: pd.Series,
+    malformed: Sequence[BadRow] = (),
 ) -> CleanReport:
     dropped = reasons.dropna()
     counts = {str(k): int(v) for k, v in dropped.value_counts().items()}
@@ -480,9 +528,14 @@ def _report(
         rows = frame.loc[dropped.index[dropped == reason][:_EXAMPLES_PER_REASON]]
         column = _column_for(reason)
         examples[reason] = [_describe(row, column) for _, row in rows.iterrows()]
+    for line in malformed:
+        counts[line.reason] = counts.get(line.reason, 0) + 1
+        shown = examples.setdefault(line.reason, [])
+        if len(shown) < _EXAMPLES_PER_REASON:
+            shown.append(f"line {line.text[:80]!r}")
     categories = {str(k): int(v) for k, v in table["category"].value_counts().items()}
     return CleanReport(
-        rows_read=len(frame),
+        rows_read=len(frame) + len(malformed),
         rows_kept=len(table),
         dropped=counts,
         examples=examples,
@@ -497,6 +550,7 @@ def _column_for(reason: str) -> str | None:
         "amenities",
         "neighbourhood",
         "room_type",
+        "bathrooms_text",
         "bathrooms",
         "latitude",
         "longitude",
@@ -515,16 +569,20 @@ def _describe(row: pd.Series, column: str | None) -> str:
     return text
 
 
-def read_listings(source: str) -> pd.DataFrame:
-    """Read raw listings, keeping only the columns the cleaner uses."""
-    raw = read_csv_strings(source, columns=lambda name: name in RAW_COLUMNS)
+def read_listings(source: str, malformed: list[BadRow] | None = None) -> pd.DataFrame:
+    """Read raw listings, keeping only the columns the cleaner uses. Lines with the wrong
+    number of fields go to ``malformed`` when it is given; otherwise the first is an error."""
+    raw = read_csv_strings(source, lambda name: name in RAW_COLUMNS, malformed)
     check_columns(list(raw.columns), source)
     return raw
 
 
 def load_clean(source: str) -> CleanResult:
-    """Read and clean listings from a path or URL in one step."""
-    return clean_listings(read_listings(source), source=source)
+    """Read and clean listings from a path or URL in one step; a line with the wrong number
+    of fields is dropped and counted like any other bad row."""
+    malformed: list[BadRow] = []
+    raw = read_listings(source, malformed)
+    return clean_listings(raw, source=source, malformed=malformed)
 
 
 # --- a later file's prices: the outcome of earlier predictions ---

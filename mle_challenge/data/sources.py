@@ -97,24 +97,27 @@ def modified_at(source: str) -> datetime | None:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
-def read_csv_strings(source: str, columns: Callable[[str], bool] | None = None) -> pd.DataFrame:
-    """Read a CSV (optionally gzipped, by extension) with every cell as a string.
+def read_csv_strings(
+    source: str,
+    columns: Callable[[str], bool] | None = None,
+    bad_rows: list[BadRow] | None = None,
+) -> pd.DataFrame:
+    """Read a CSV (optionally compressed, by extension) with every cell as a string.
 
     Reading as strings keeps malformed values visible to validation instead of letting
     the parser coerce or reject them; ``columns`` selects columns by name while reading,
     so the 70-odd free-text columns of a detailed ``listings.csv`` never reach memory.
-    The header is read first, within limits, and pandas never sees its names: its renaming
-    of duplicate names takes time quadratic in their number.
+    The header is read first, within limits; the rest in chunks, its expansion bounded by
+    ``MLE_MAX_DECOMPRESSION_RATIO``, and converted to pandas once. ``bad_rows``: as for
+    :func:`read_csv_chunks`.
     """
+    import pyarrow as pa
+
     names = csv_columns(source)
-    wanted = [i for i, name in enumerate(names) if columns is None or columns(name)]
-    chosen = [names[i] for i in wanted]
+    chosen = [name for name in names if columns is None or columns(name)]
     check_unique(source, chosen)
-    options = _csv_options(source, None) | {"header": None, "skiprows": 1, "usecols": wanted}
-    with _reading(source):
-        frame = pd.read_csv(source, **options)
-    frame.columns = chosen  # usecols keeps the file's order, which `wanted` has
-    return frame
+    tables = list(_arrow_chunks(source, chosen, 1 << 62, bad_rows, None))
+    return pa.concat_tables(tables).to_pandas()
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,23 @@ def read_csv_chunks(
     the first one stops the read with its line number. ``header``: the columns to read, when
     the caller has read the header already (it is not read again).
     """
+    names = list(header) if header is not None else csv_columns(source)
+    wanted = [n for n in names if columns is None or columns(n)]
+    for table in _arrow_chunks(source, wanted, chunk_rows, bad_rows, first_chunk_rows):
+        if table.num_rows:
+            yield table.to_pandas()
+
+
+def _arrow_chunks(
+    source: str,
+    wanted: list[str],
+    chunk_rows: int,
+    bad_rows: list[BadRow] | None,
+    first_chunk_rows: int | None,
+) -> Iterator[pa.Table]:
+    """The ``wanted`` columns of the CSV at ``source`` as Arrow tables of ``chunk_rows`` rows
+    (every cell a string or null); the last may be empty, and is the only one for a file with
+    no rows."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -156,36 +176,32 @@ def read_csv_chunks(
         return "skip"
 
     parse = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_bad_row)
-    names = list(header) if header is not None else csv_columns(source)
-    with _reading(source):
-        wanted = [n for n in names if columns is None or columns(n)]
-        convert = pacsv.ConvertOptions(
-            include_columns=wanted,
-            column_types=dict.fromkeys(wanted, pa.string()),
-            null_values=[""],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-        )
-        with _open_binary(source) as handle:
-            reader = pacsv.open_csv(handle, parse_options=parse, convert_options=convert)
-            pending: list[pa.RecordBatch] = []
-            buffered = 0
-            # A small first chunk lets a consumer that works in stages start its later ones
-            # sooner; the rest come at full size.
-            size = min(chunk_rows, first_chunk_rows or chunk_rows)
-            for batch in reader:
-                pending.append(batch)
-                buffered += batch.num_rows
-                while buffered >= size:
-                    table = pa.Table.from_batches(pending)
-                    yield table.slice(0, size).to_pandas()
-                    rest = table.slice(size)
-                    pending, buffered = rest.to_batches(), rest.num_rows
-                    size = chunk_rows
-            if buffered or not pending:
-                table = pa.Table.from_batches(pending, schema=reader.schema)
-                if table.num_rows:
-                    yield table.to_pandas()
+    convert = pacsv.ConvertOptions(
+        include_columns=wanted,
+        column_types=dict.fromkeys(wanted, pa.string()),
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+    )
+    read = pacsv.ReadOptions(block_size=BLOCK_BYTES)
+    with _reading(source), _open_binary(source) as stream:
+        reader = pacsv.open_csv(stream, read, parse, convert)
+        pending: list[pa.RecordBatch] = []
+        buffered = 0
+        # A small first chunk lets a consumer that works in stages start its later ones
+        # sooner; the rest come at full size.
+        size = min(chunk_rows, first_chunk_rows or chunk_rows)
+        for batch in reader:
+            pending.append(batch)
+            buffered += batch.num_rows
+            while buffered >= size:
+                table = pa.Table.from_batches(pending)
+                yield table.slice(0, size)
+                rest = table.slice(size)
+                pending, buffered = rest.to_batches(), rest.num_rows
+                size = chunk_rows
+        if buffered or not pending:
+            yield pa.Table.from_batches(pending, schema=reader.schema)
 
 
 def check_unique(source: str, columns: Sequence[str]) -> None:
@@ -206,9 +222,9 @@ def csv_columns(source: str) -> list[str]:
     import io
 
     with _reading(source):
-        _csv_options(source, None)  # the same "not found" message as the whole-file reader
-        with _open_binary(source) as handle:
-            prefix = handle.read(MAX_HEADER_BYTES + 1)
+        _check_found(source)
+        with _open_binary(source, header_only=True) as stream:
+            prefix = stream.read(MAX_HEADER_BYTES + 1)
     if not prefix.strip():
         raise SourceError(f"{source} is empty: expected a CSV with a header row.")
     if b"\n" not in prefix and len(prefix) > MAX_HEADER_BYTES:
@@ -230,34 +246,126 @@ def csv_columns(source: str) -> list[str]:
     return names
 
 
+# Real listings files expand 3 to 11 times when decompressed (Inside Airbnb's gzip files about
+# 4, our synthetic ones 10); a decompression bomb hundreds of times (gzip's limit is 1,032).
+# The ratio is judged only past this many bytes: a tiny file is harmless at any ratio, and the
+# first few blocks say little about a whole file's.
+RATIO_FLOOR = 8 << 20
+BLOCK_BYTES = 1 << 20  # Arrow's default: a row longer than this is refused
+_ARROW_CODECS = {".gz": "gzip", ".bz2": "bz2", ".lz4": "lz4", ".zst": "zstd"}  # as pa.input_stream
+
+
+def _expansion_problem(source: str, inflated: int, compressed: int, ratio: float) -> str | None:
+    """Why ``source`` must not be read on, having given ``inflated`` bytes from its first
+    ``compressed``; None while it expands no more than ``ratio`` times (or is within
+    :data:`RATIO_FLOOR`)."""
+    if inflated <= RATIO_FLOOR or inflated <= ratio * max(compressed, 1):
+        return None
+    return (
+        f"{source} expands more than {ratio:g} times when decompressed ({inflated:,} bytes "
+        f"from its first {compressed:,}): a decompression bomb, not a listings file (Inside "
+        "Airbnb's expand about 4 times). If it is genuine, raise MLE_MAX_DECOMPRESSION_RATIO."
+    )
+
+
 @contextmanager
-def _open_binary(source: str) -> Iterator[Any]:
-    """``source`` as a binary stream, decompressed by extension (``.gz``, ``.bz2``...)."""
+def _open_binary(source: str, header_only: bool = False) -> Iterator[Any]:
+    """``source`` as a binary stream, decompressed by extension (``.gz``, ``.bz2``...).
+
+    Arrow's reader gets a native file: a plain local file as it is, else the decompressed or
+    downloaded bytes spooled to a temporary file, within ``MLE_MAX_DECOMPRESSION_RATIO``. Its
+    reading threads then never call Python: a Python stream under them, stopped early,
+    crashed or hung the interpreter at exit. ``header_only``: the caller reads the first
+    :data:`MAX_HEADER_BYTES` and no more, so the stream is not spooled.
+    """
+    import pyarrow as pa
+
+    codec = _codec(source)
+    if not is_remote(source) and codec is None:
+        with pa.OSFile(source, "rb") as plain:
+            yield plain
+        return
+    with _raw(source) as raw, _decompressing(raw, codec, is_remote(source)) as inflated:
+        if header_only:
+            yield inflated
+            return
+        with _spooled(source, inflated, raw.tell, codec is not None) as spool:
+            yield spool
+
+
+def _codec(source: str) -> str | None:
+    if is_remote(source):
+        from fsspec.utils import infer_compression
+
+        return infer_compression(source)
+    return _ARROW_CODECS.get(Path(source).suffix)
+
+
+@contextmanager
+def _raw(source: str) -> Iterator[Any]:
+    """The file's own bytes: a native file when local, fsspec's when remote."""
     if not is_remote(source):
         import pyarrow as pa
 
-        with pa.input_stream(source, compression="detect") as stream:
-            yield stream
+        with pa.OSFile(source, "rb") as local:
+            yield local
         return
     import fsspec
 
-    with fsspec.open(source, "rb", compression="infer", **(storage_options(source) or {})) as f:
-        yield f
+    with fsspec.open(source, "rb", **(storage_options(source) or {})) as remote:
+        yield remote
 
 
-def _csv_options(source: str, columns: Callable[[str], bool] | None) -> dict[str, Any]:
+@contextmanager
+def _decompressing(raw: Any, codec: str | None, remote: bool) -> Iterator[Any]:
+    """``raw`` decompressed by ``codec``: by Arrow for a local (native) file, as
+    ``pa.input_stream`` did; by fsspec's codecs (which include xz) for a remote one."""
+    if codec is None:
+        yield raw
+    elif not remote:
+        import pyarrow as pa
+
+        with pa.CompressedInputStream(raw, codec) as native:
+            yield native
+    else:
+        from fsspec.compression import compr
+
+        with compr[codec](raw, mode="rb") as inflated:
+            yield inflated
+
+
+@contextmanager
+def _spooled(
+    source: str, inflated: Any, compressed: Callable[[], int], bounded: bool
+) -> Iterator[Any]:
+    """``inflated`` copied block by block into a temporary file, opened natively; a
+    decompressing stream is refused once it has expanded more than
+    ``MLE_MAX_DECOMPRESSION_RATIO`` times the compressed bytes read, so a few compressed
+    megabytes never become gigabytes of rows in memory and minutes of parsing."""
+    import tempfile
+
+    import pyarrow as pa
+
+    ratio = get_settings().max_decompression_ratio
+    with tempfile.NamedTemporaryFile(prefix="mle-listings-") as spool:
+        total = 0
+        while block := inflated.read(BLOCK_BYTES):
+            total += len(block)
+            if bounded and (problem := _expansion_problem(source, total, compressed(), ratio)):
+                raise SourceError(problem)
+            spool.write(block)
+        spool.flush()
+        with pa.OSFile(spool.name, "rb") as native:
+            yield native
+
+
+def _check_found(source: str) -> None:
+    """A missing local file is named as such, before any reader's own words for it."""
     if not is_remote(source) and not Path(source).exists():
         raise SourceError(
             f"listings file not found: {source}. Give an existing path, or an http(s):// or "
             "s3:// URL."
         )
-    return {
-        "dtype": str,
-        "usecols": columns,
-        "keep_default_na": False,
-        "na_values": [""],
-        "storage_options": storage_options(source),
-    }
 
 
 @contextmanager
@@ -277,6 +385,11 @@ def _reading(source: str) -> Iterator[None]:
         message = str(exc).strip().splitlines()[0]
         if "Empty CSV file" in message:
             raise SourceError(f"{source} is empty: expected a CSV with a header row.") from exc
+        if "straddling object" in message:  # a record longer than BLOCK_BYTES
+            raise SourceError(
+                f"{source} has a row longer than 1 MiB (an unclosed quote?): it is not a "
+                "listings CSV, whose rows are a few KB."
+            ) from exc
         if "UTF8" in message:
             raise SourceError(f"{source} is not UTF-8 text (is it a CSV?): {message}") from exc
         raise SourceError(f"{source} is not a readable CSV file: {message}") from exc

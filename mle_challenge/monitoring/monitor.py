@@ -270,6 +270,13 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         if "problem" in drift:
             lines.append(f"{model}: {drift['rows']:,} answers; drift not measured")
             continue
+        if not drift["judged"]:  # a PSI over a handful of answers (8.293 for one) means nothing
+            least = summary["thresholds"]["min_rows"]
+            lines.append(
+                f"{model}: {drift['rows']:,} answers, a window too small to judge drift "
+                f"(monitor.min_rows is {least:,})"
+            )
+            continue
         drifted = [f for f, d in drift["fields"].items() if d["drifted"]]
         lines.append(
             f"{model}: {drift['rows']:,} answers; drifted fields {len(drifted)}/11"

@@ -189,3 +189,33 @@ def test_gzip_csv_output_is_compressed(registered: Any, tmp_path: Path) -> None:
     assert report.rows_predicted == 50 and report.seconds > 0
     assert out.read_bytes()[:2] == b"\x1f\x8b"
     assert len(pd.read_csv(out)) == 50
+
+
+@pytest.mark.parametrize("kind", ["raw", "api"])
+def test_odd_ids_are_rejects_with_a_reason(kind: str, registered: Any, tmp_path: Path) -> None:
+    """Check that an empty id and one past int64 are rejects with their reason, raw listings
+    or API rows (they ended in IntCastingNaNError and TypeError tracebacks), and that the
+    summary lists the categories in class order (it was alphabetical)."""
+    from mle_challenge.data.synthetic import generate_listings
+
+    if kind == "raw":
+        rows = generate_listings(60, seed=5).drop(columns="price").astype(object)
+    else:
+        rows = registered.rows.drop(columns="category").head(60).astype(object)
+    rows.loc[rows.index[1], "id"] = None
+    rows.loc[rows.index[2], "id"] = "99999999999999999999999"
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    rows.to_csv(source, index=False)
+    done = _cli("predict", "--input", str(source), "--output", str(out), "--model", registered.tag)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    rejects = pd.read_csv(tmp_path / "out.rejects.csv", dtype=str)
+    reasons = dict(zip(rejects["id"].fillna(""), rejects["reason"], strict=True))
+    if kind == "raw":
+        assert reasons == {"": "missing id", "99999999999999999999999": "unparseable id"}
+    else:
+        assert reasons == {"": "missing id", "99999999999999999999999": "id is not a whole number"}
+    assert len(pd.read_csv(out)) == 58
+    shown = done.stdout.split("predicted categories: ")[1].splitlines()[0]
+    names = [part.split()[0] for part in shown.split(", ")]
+    assert names == [c for c in ("Low", "Mid", "High", "Lux") if c in names], shown
+    assert len(names) >= 2, shown

@@ -153,16 +153,23 @@ def _hostile_files(folder: Path, synthetic_csv: Path) -> dict[str, tuple[Path, s
     truncated.write_bytes(synthetic_csv.read_bytes()[:4000])
     garbage = folder / "garbage.csv"
     garbage.write_bytes(bytes(range(256)) * 400)
+    bomb = folder / "bomb.csv.gz"  # 16 MiB of empty rows after a valid header: about 40 KB
+    empty_row = b"," * first.count(",") + b"\n"
+    with gzip.open(bomb, "wb") as handle:
+        handle.write(first.encode() + b"\n" + empty_row * ((16 << 20) // len(empty_row)))
     return {
         "many-columns": (many, "60,000 columns"),
         "long-header": (long_line, "longer than"),
         "doubled": (doubled, "more than once"),
         "truncated": (truncated, "truncated"),
         "garbage": (garbage, "not UTF-8"),
+        "bomb": (bomb, "expands more than 100 times"),
     }
 
 
-@pytest.mark.parametrize("kind", ["many-columns", "long-header", "doubled", "truncated", "garbage"])
+@pytest.mark.parametrize(
+    "kind", ["many-columns", "long-header", "doubled", "truncated", "garbage", "bomb"]
+)
 def test_bad_files_are_one_clear_line(
     kind: str, tmp_path: Path, synthetic_csv: Path, registered: object
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -236,3 +237,47 @@ def test_report_counts_add_up(synthetic_raw: pd.DataFrame) -> None:
     report = clean.clean_listings(synthetic_raw).report
     assert report.rows_kept + sum(report.dropped.values()) == report.rows_read
     assert sum(report.categories.values()) == report.rows_kept
+
+
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [(None, "missing id"), ("", "unparseable id"), ("99999999999999999999999", "unparseable id")],
+)
+def test_clean_drops_odd_ids_with_a_reason(cell: object, reason: str) -> None:
+    """Check that an empty id, or one past int64, is dropped with its reason (they raised
+    IntCastingNaNError and TypeError), and the other rows' 19-digit ids stay exact."""
+    raw = pd.DataFrame([_raw_row(id="1234567890123456789"), _raw_row(id=cell)])
+    result = clean.clean_listings(raw)
+    assert result.table["id"].tolist() == [1234567890123456789]
+    assert result.report.dropped == {reason: 1}
+
+
+@pytest.mark.parametrize(
+    "text", ["it may be 1 or 2 bathrooms", "1-2 baths", "2 baths (1 shared)", "many baths"]
+)
+def test_clean_drops_a_bathroom_count_that_is_not_one(text: str) -> None:
+    """Check that bathrooms_text that is not one count is dropped with a reason and counted in
+    the summary, not read as its first number (it was kept as 1.0), even with a numeric
+    bathrooms column beside it."""
+    raw = pd.DataFrame([_raw_row(), _raw_row(id="2", bathrooms_text=text, bathrooms="1")])
+    result = clean.clean_listings(raw)
+    assert result.table["id"].tolist() == [1]
+    assert result.report.dropped == {clean.BATHROOMS_TEXT_UNCLEAR: 1}
+    assert f"bathrooms_text={text!r}" in result.report.format()
+
+
+def test_load_clean_counts_malformed_lines(tmp_path: Path) -> None:
+    """Check that a line with the wrong number of fields is read, dropped and counted under
+    its reason (pandas filled a short line with NaN, and refused a long one)."""
+    import csv
+
+    path = tmp_path / "l.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(_raw_row()))
+        writer.writeheader()
+        writer.writerow(_raw_row())
+    with path.open("a") as handle:
+        handle.write("2,Brooklyn\n")
+    report = clean.load_clean(str(path)).report
+    assert (report.rows_read, report.rows_kept) == (2, 1)
+    assert report.dropped == {"malformed CSV row: 2 fields where the header has 13": 1}
