@@ -24,15 +24,11 @@ import pandas as pd
 from mle_challenge import CATEGORIES
 from mle_challenge.config import MODEL_NAME
 from mle_challenge.data.sources import BadRow, check_unique
+from mle_challenge.data.validate import check_rows
 from mle_challenge.errors import DataValidationError, SourceError
-from mle_challenge.model.city import Area
-from mle_challenge.model.features import API_FEATURES, CATEGORICAL
+from mle_challenge.model.features import API_FEATURES
 
-FLAGS = ("tv", "elevator", "internet")
-COUNTS = ("beds", "bedrooms", "bathrooms")
-_COORDINATES = ("latitude", "longitude")
 _PIECE = 20_000  # rows the predicting thread walks at a time, checking how many cores it has
-_TRUE, _FALSE = {"1", "true", "1.0"}, {"0", "false", "0.0"}
 
 
 @dataclass
@@ -131,65 +127,6 @@ def _chunks(
     yield from read_csv_chunks(
         source, None, chunk_rows, bad_rows, first_chunk_rows=first, header=columns
     )
-
-
-# --- checking rows with the API's rules ---
-
-
-def check_rows(
-    frame: pd.DataFrame, categories: dict[str, list[str]], area: Area
-) -> tuple[pd.DataFrame, pd.Series]:
-    """API-shaped rows → typed model input and each row's first problem (or NA), by the rules
-    of a model trained on ``categories`` in ``area``.
-
-    Cells may be text (a CSV of API rows) or already typed (cleaned raw listings): numbers
-    parse the same either way, so both meet exactly the rules ``/classify`` applies.
-    """
-    from mle_challenge.data.clean import first_reasons, parse_id, parse_number
-
-    out = pd.DataFrame(index=frame.index)
-    checks: list[tuple[str, Any]] = []
-    ids = parse_id(frame["id"])
-    id_missing = frame["id"].isna().to_numpy()
-    checks.append(("missing id", id_missing))
-    checks.append(("id is not a whole number", ids.isna().to_numpy() & ~id_missing))
-    checks.append(("duplicate id", ids.duplicated(keep="first") & ids.notna()))
-    out["id"] = ids
-    for column in CATEGORICAL:
-        text = frame[column].astype("string").str.strip()
-        known = ", ".join(categories[column])
-        missing = text.isna().to_numpy()
-        checks.append((f"missing {column}", missing))
-        checks.append((f"{column} not one of: {known}", ~missing & ~text.isin(categories[column])))
-        out[column] = text
-    number = {c: parse_number(frame[c]) for c in ("accommodates", *COUNTS, *_COORDINATES)}
-    checks.append(("missing accommodates", frame["accommodates"].isna()))
-    for column, values in number.items():
-        bad = values.isna() & frame[column].notna()
-        bad |= np.isinf(values)
-        checks.append((f"{column} is not a number", bad))
-    guests = number["accommodates"]
-    checks.append(
-        ("accommodates not a whole number in [1, 50]", ~guests.between(1, 50) | (guests % 1 != 0))
-    )
-    for column in COUNTS:
-        values = number[column]
-        checks.append((f"{column} out of range [0, 50]", values.notna() & ~values.between(0, 50)))
-    for column, (low, high) in zip(_COORDINATES, (area.latitude, area.longitude), strict=True):
-        values = number[column]
-        checks.append((f"missing {column}", frame[column].isna()))
-        checks.append(
-            (
-                f"{column} outside the model's training area [{low}, {high}]",
-                values.notna() & ~values.between(low, high),
-            )
-        )
-    out = out.assign(**number)
-    for flag in FLAGS:
-        text = frame[flag].astype("string").str.strip().str.lower()
-        checks.append((f"{flag} is not true, false, 1 or 0", ~text.isin(_TRUE | _FALSE)))
-        out[flag] = text.isin(_TRUE).astype(int)
-    return out.loc[:, [*API_FEATURES, "id"]], first_reasons(checks, frame.index)
 
 
 class Chunk(NamedTuple):
@@ -362,6 +299,8 @@ def predict_file(
         )
     predictor = Predictor.load(store.verified(resolve_tag(tag, model_name)), fast_path=False)
     categories, area = predictor.categories, predictor.area
+    project = predictor.project
+    bounds = project.area_bounds(area.latitude, area.longitude)
     report = BatchReport(model=predictor.tag, output=output, rejects=rejects_path(output))
     columns = ["id", "price_category", *(f"p_{c}" for c in predictor.classes), "model"]
     labels = pd.CategoricalDtype(list(predictor.classes))
@@ -406,7 +345,8 @@ def predict_file(
                     rejects.write(chunk.refused.reindex(columns=reject_columns))
                 if chunk.rows.empty:
                     continue
-                rows, reasons = check_rows(chunk.rows, categories, area)
+                checked = check_rows(project, chunk.rows, categories, bounds)
+                rows, reasons = checked.rows, checked.reasons
                 bad = reasons.notna().to_numpy()
                 if bad.any():
                     report.add_rejects(reasons[bad], chunk.given.loc[bad, "id"])

@@ -16,8 +16,12 @@ from mle_challenge.monitoring.monitor import WINDOW_COLUMNS, Window
 def batch_window(output: str, input_source: str | None, log_url: str | None) -> Window:
     """The rows ``mle-challenge predict`` predicted into ``output``, with the fields it read
     from its input (``input_source``, or the input the prediction log recorded for the run)."""
-    from mle_challenge.batch.predict import api_chunks, check_rows
+    import bentoml
+
+    from mle_challenge.batch.predict import api_chunks
+    from mle_challenge.data.validate import check_rows
     from mle_challenge.lifecycle.registry import model_contract
+    from mle_challenge.project import saved_project
 
     run = last_batch_run(log_url, output) if log_url else None
     source = input_source or (run or {}).get("input")
@@ -37,10 +41,12 @@ def batch_window(output: str, input_source: str | None, log_url: str | None) -> 
     if len(models) != 1:
         raise DataValidationError(f"{output} holds predictions of {len(models)} models; expected 1")
     contract = model_contract(str(models[0]))
+    project = saved_project(Path(bentoml.models.get(str(models[0])).path))
+    bounds = project.area_bounds(contract.area.latitude, contract.area.longitude)
     parts = []
     for chunk in api_chunks(source):
-        rows, reasons = check_rows(chunk.rows, contract.categories, contract.area)
-        parts.append(rows[reasons.isna().to_numpy()])
+        checked = check_rows(project, chunk.rows, contract.categories, bounds)
+        parts.append(checked.rows[checked.reasons.isna().to_numpy()])
     listings = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     frame = predicted[["id", "price_category", "model"]].merge(listings, on="id", how="inner")
     if len(frame) < len(predicted):

@@ -52,12 +52,7 @@ def listing_model(
     whose categories change with the model (its request guard checks them against the model
     serving at the time)."""
     project = airbnb()
-    bounds = {}
-    if area is not None:
-        bounds = {
-            **dict.fromkeys(project.of_kind("latitude"), area.latitude),
-            **dict.fromkeys(project.of_kind("longitude"), area.longitude),
-        }
+    bounds = {} if area is None else project.area_bounds(area.latitude, area.longitude)
     return request_model(project, categories, bounds, example)
 
 

@@ -411,6 +411,15 @@ class Project(BaseModel):
     def task(self) -> Literal["classification", "regression"]:
         return self.target.task
 
+    def area_bounds(
+        self, latitude: tuple[float, float], longitude: tuple[float, float]
+    ) -> dict[str, tuple[float, float]]:
+        """The learned bounds of the coordinate fields, from a model's area."""
+        return {
+            **dict.fromkeys(self.of_kind("latitude"), latitude),
+            **dict.fromkeys(self.of_kind("longitude"), longitude),
+        }
+
     def of_kind(self, *kinds: str) -> tuple[str, ...]:
         """The declared fields of these kinds, in declaration order."""
         return tuple(name for name, spec in self.fields.items() if spec.kind in kinds)
