@@ -1,9 +1,9 @@
 """Build a bento for one exact model.
 
 ``build_bento`` reads ``bentofile.yaml`` and adds what a file cannot know: the exact model tag
-(the service reads ``MLE_MODEL_TAG`` while BentoML imports it, so the bento records that model
-and nothing else) and Python requirements pinned to the versions in this environment, which
-``make install`` synced from the lock.
+(named to BentoML as the bento's one model: the service declares none, since it chooses its
+model when it starts) and Python requirements pinned to the versions in this environment,
+which ``make install`` synced from the lock.
 """
 
 from __future__ import annotations
@@ -156,7 +156,11 @@ def build_bento(
     with scoped_environ(**pinned), contextlib.chdir(bentofile.parent):
         try:
             bento = bentoml.bentos.build(
-                **config, python=python, labels=labels, build_ctx=str(bentofile.parent)
+                **config,
+                models=[tag],
+                python=python,
+                labels=labels,
+                build_ctx=str(bentofile.parent),
             )
         except bentoml.exceptions.BentoMLException as exc:
             raise BuildError(f"bentoml build failed: {exc}") from exc
