@@ -95,6 +95,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_000_000, ge=1024, description="Largest request body the service accepts."
     )
+    max_header_bytes: int = Field(
+        default=32_768,
+        ge=1024,
+        description="Largest request headers (all of them, with the request line) the service "
+        "accepts; then 431 and close.",
+    )
+    max_headers: int = Field(
+        default=100, ge=1, description="Most request headers the service accepts; then 431."
+    )
     header_timeout: float = Field(
         default=10.0,
         gt=0,

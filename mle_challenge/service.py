@@ -2,15 +2,23 @@
 ``GET /model``, plus BentoML's ``/livez``, ``/readyz``, ``/metrics``, ``/docs.json`` and the
 Swagger UI at ``/``.
 
-Serve it with ``bentoml serve mle_challenge.service:PriceClassifier`` (the model in
-``MLE_MODEL_TAG``, else the production model of ``MLE_MODEL_NAME``, one name per city), or
-build it into a bento with ``make build-bento``, which pins the model tag: a bento serves one
-city's model. With ``MLE_FOLLOW_PRODUCTION=1`` each worker follows the production alias of its
-model's name instead (:mod:`mle_challenge.serving.follow`).
+Serve it with ``make serve``, or ``bentoml serve mle_challenge.service:PriceClassifier``: both
+listen on 127.0.0.1 (the service's default host; ``--host`` chooses another), port 3000. It
+serves ``MLE_MODEL_TAG``, else the production model of ``MLE_MODEL_NAME``, one name per city.
+``make build-bento`` builds it into a bento, which pins the model tag: a bento serves one
+city's model (in its image, on the container's interfaces). With ``MLE_FOLLOW_PRODUCTION=1``
+each worker follows the production alias of its model's name instead
+(:mod:`mle_challenge.serving.follow`).
+
+Importing this module reads no model: the model is chosen once by `bentoml serve` before its
+workers start (``choose_model``), and each worker loads it when it starts (``__init__``).
 """
 
 from __future__ import annotations
 
+import inspect
+import os
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 import bentoml
@@ -18,7 +26,6 @@ from fastapi import FastAPI, HTTPException
 from pydantic import Field, TypeAdapter
 
 from mle_challenge.config import get_settings
-from mle_challenge.lifecycle.registry import model_contract
 from mle_challenge.model.city import edges_of
 from mle_challenge.model.predictor import Predictor
 from mle_challenge.model.schema import (
@@ -31,46 +38,40 @@ from mle_challenge.model.schema import (
 from mle_challenge.monitoring.log import PredictionLog
 from mle_challenge.serving.follow import Follower, Served, served
 from mle_challenge.serving.guard import RequestGuard
-from mle_challenge.serving.openapi import PublishedDocs, published
+from mle_challenge.serving.openapi import PublishedDocs, client_schema, published
 from mle_challenge.serving.recording import RequestKeys, log_health, open_log, record_answers
 from mle_challenge.serving.runtime import (
+    SERVER_PID_VARIABLE,
+    clear_failure,
+    default_host,
+    die_with_parent,
     drain_on_shutdown,
     enforce_header_timeout,
     fix_timeout_middleware_leak,
     follows_production,
+    in_worker,
+    limit_request_headers,
     served_model_tag,
     settle_heap,
 )
 
-# The request schema's enums are the served model's categories, so the model has to be known
-# when the class is defined: only its tag and metadata are read here, never the model itself.
 _settings = get_settings()
-MODEL_TAG = served_model_tag(_settings.model_tag, _settings.model_name)
-FOLLOW = follows_production(_settings.follow_production)
 MAX_BATCH = _settings.max_batch
-_contract = model_contract(MODEL_TAG)
-_city = _contract.city
-_Strict = listing_model(_contract.categories, _contract.area, _city.example if _city else None)
-# Following production, the categories change with the model: BentoML's own parsing takes any
-# text there, and the request guard, which sees every request first, checks them against the
-# model serving at the time.
-Listing = listing_model(None) if FOLLOW else _Strict
+# BentoML reads an API's types when the class is defined, before any model is known: its own
+# parsing takes any text for the categories and any coordinates. The request guard, which sees
+# every request first, checks each against the model serving at the time, and the published
+# OpenAPI document shows that model's types (serving/openapi.py).
+Listing = listing_model(None)
 Batch = Annotated[list[Listing], Field(min_length=1, max_length=MAX_BATCH)]  # type: ignore[valid-type]
-_StrictBatch = Annotated[list[_Strict], Field(min_length=1, max_length=MAX_BATCH)]  # type: ignore[valid-type]
-# The guard's schemas, by path: replaced in place when a followed model swaps in.
-_guard_schemas: dict[str, TypeAdapter[Any]] = {
-    "/classify": TypeAdapter(_Strict),
-    "/classify_batch": TypeAdapter(_StrictBatch),
-}
-
-fix_timeout_middleware_leak()
-enforce_header_timeout(_settings.header_timeout)
-drain_on_shutdown(_settings.drain_grace)
+# The guard's schemas, by path: filled when a worker loads its model, replaced in place when a
+# followed model swaps in.
+_guard_schemas: dict[str, TypeAdapter[Any]] = {}
 
 # What the worker answers with (one per worker process; a request reads it once, so a swap
-# never splits a request between two models), and its prediction log.
+# never splits a request between two models), its prediction log and its service instance.
 _served: Served | None = None
 _log: PredictionLog | None = None
+_instance: list[PriceClassifier] = []
 _counters: dict[str, Any] = {}
 
 
@@ -123,33 +124,46 @@ def status() -> dict[str, Any]:
     name="price_classifier_service",
     workers=_settings.serve_workers,
     traffic={"timeout": 30},
+    http={"host": default_host()},
     logging={"access": {"enabled": _settings.access_log}},
     labels={"project": "mle-challenge"},
 )
 class PriceClassifier:
     """Price category of an Airbnb listing of the served model's city: Low, Mid, High or Lux."""
 
-    model_ref = bentoml.models.BentoModel(MODEL_TAG)
+    @bentoml.on_deployment
+    def choose_model() -> None:
+        """In `bentoml serve`, before any worker starts: choose the model once and pin it in
+        ``MLE_MODEL_TAG``, which every worker inherits (a restarted one too), so all serve the
+        same model even when production moves meanwhile. A model that cannot be served (missing,
+        tampered) is one line and exit code 2 here, before BentoML starts anything."""
+        with clear_failure(parent=True):
+            tag = served_model_tag(_settings.model_tag, _settings.model_name)
+        os.environ["MLE_MODEL_TAG"] = tag
+        os.environ[SERVER_PID_VARIABLE] = str(os.getpid())
 
     def __init__(self) -> None:
         global _log
-        settle_heap()  # first: what the model and the requests make stays collectable
-        _swap(served(Predictor.load(self.model_ref), MAX_BATCH))
+        with clear_failure():
+            _start_worker()
+            tag = served_model_tag(_settings.model_tag, _settings.model_name)
+            settle_heap()  # before the model: what it and the requests make stays collectable
+            _swap(served(Predictor.load(tag), MAX_BATCH))
         self.log = open_log(_settings.prediction_log)
         if self.log is not None:
             self.log.counts.observers.append(_count_log_rows)
         _log = self.log
         self.follower: Follower | None = None
-        if FOLLOW:
-            assert _served is not None
+        if follows_production(_settings.follow_production):
             self.follower = Follower(
-                MODEL_TAG.split(":")[0],
-                _served,
+                tag.split(":")[0],
+                _current(),
                 interval=_settings.follow_seconds,
                 max_batch=MAX_BATCH,
                 swap=_swap,
                 count=_count_follow,
             ).start()
+        _instance[:] = [self]
 
     @bentoml.on_shutdown
     def close_log(self) -> None:
@@ -171,9 +185,7 @@ class PriceClassifier:
     async def classify(self, listing: Listing, /) -> Classification:  # type: ignore[valid-type]
         """Classify one listing. Unknown fields, coordinates outside the model's city and
         categories the model was not trained on are refused with a 400 naming the field."""
-        answers = answers_for(_current().predictor, [listing])
-        record_answers(self.log, "/classify", [listing], answers)
-        return answers[0]
+        return classify_listings(self.log, "/classify", [listing])[0]
 
     @bentoml.api(route="/classify_batch")
     def classify_batch(
@@ -183,9 +195,28 @@ class PriceClassifier:
     ) -> list[Classification]:
         """Classify up to ``MLE_MAX_BATCH`` (default 1000) listings; answers keep their order.
         An invalid listing fails the whole call with a 400 naming its index and field."""
-        answers = answers_for(_current().predictor, listings)
-        record_answers(self.log, "/classify_batch", listings, answers)
-        return answers
+        return classify_listings(self.log, "/classify_batch", listings)
+
+
+def classify_listings(
+    log: PredictionLog | None, endpoint: str, listings: Sequence[Any]
+) -> list[Classification]:
+    """The service's one way to answer: the model serving now, each answer logged."""
+    answers = answers_for(_current().predictor, listings)
+    record_answers(log, endpoint, listings, answers)
+    return answers
+
+
+def _start_worker() -> None:
+    """What a server worker sets up before it loads its model: its tie to `bentoml serve`
+    (only in a real worker: a test building the service in-process keeps its own life), the
+    limits on slow and oversized requests, the BentoML leak fix and the graceful drain."""
+    if in_worker():
+        die_with_parent()
+    fix_timeout_middleware_leak()
+    enforce_header_timeout(_settings.header_timeout)
+    limit_request_headers(_settings.max_header_bytes, _settings.max_headers)
+    drain_on_shutdown(_settings.drain_grace)
 
 
 def _current() -> Served:
@@ -200,10 +231,15 @@ def _swap(new: Served) -> None:
     _served = new
 
 
-def _classify_json(listing: Any) -> bytes:
-    answers = answers_for(_current().predictor, [listing])
-    record_answers(_log, "/classify", [listing], answers)
-    return answers[0].model_dump_json().encode()
+def _fast_answer(api: Any) -> Callable[[Any], Awaitable[bytes]]:
+    """The guard's fast path for ``api``: its own method on the worker's instance, called with
+    the request the guard validated, its answer serialized by its own response model."""
+
+    async def answer(value: Any) -> bytes:
+        result = await api.func(_instance[0], value)
+        return bytes(result.model_dump_json().encode())
+
+    return answer
 
 
 def _count_log_rows(event: str, rows: int) -> None:
@@ -220,14 +256,21 @@ def _count_follow(result: str, detail: str) -> None:
 
 
 def published_document() -> dict[str, Any]:
-    """The OpenAPI document served at ``/docs.json``, for the model serving now."""
+    """The OpenAPI document served at ``/docs.json``, for the model serving now; outside a
+    worker (`mle-challenge openapi`), for the model the service would serve, from its
+    metadata (chosen here, when asked, as the service would choose it)."""
     if _served is not None:
         listing, tag = _served.listing, _served.tag
         edges, example = _served.predictor.price_edges, _served.predictor.example
-    else:  # `mle-challenge openapi`, outside a worker: from the model's metadata
-        listing, tag = _Strict, MODEL_TAG
-        edges = edges_of(_city)
-        example = _city.example if _city else EXAMPLE_LISTING
+    else:
+        from mle_challenge.lifecycle.registry import model_contract
+
+        tag = served_model_tag(_settings.model_tag, _settings.model_name)
+        contract = model_contract(tag)
+        city = contract.city
+        listing = listing_model(contract.categories, contract.area, city.example if city else None)
+        edges = edges_of(city)
+        example = city.example if city else EXAMPLE_LISTING
     batch = Annotated[list[listing], Field(min_length=1, max_length=MAX_BATCH)]  # type: ignore[valid-type]
     return published(
         PriceClassifier.openapi_spec.asdict(),  # type: ignore[attr-defined]
@@ -240,16 +283,30 @@ def published_document() -> dict[str, Any]:
     )
 
 
+def _apis() -> dict[str, Any]:
+    return dict(PriceClassifier.apis)  # type: ignore[attr-defined]
+
+
+def _parameter(api: Any) -> str:
+    """The name of an API's one argument (after ``self``): what BentoML's clients call it."""
+    return next(iter(list(inspect.signature(api.func).parameters)[1:]))
+
+
 PriceClassifier.add_asgi_middleware(  # type: ignore[attr-defined]
     PublishedDocs,
     document=published_document,
-    version=lambda: _served.tag if _served is not None else MODEL_TAG,
+    version=lambda: _served.tag if _served is not None else "",
+    client_schema=lambda: client_schema(
+        PriceClassifier.schema(),  # type: ignore[attr-defined]
+        {name: _parameter(api) for name, api in _apis().items()},
+    ),
 )
 PriceClassifier.add_asgi_middleware(RequestKeys, on_refuse=_count_refusal)  # type: ignore[attr-defined]
 PriceClassifier.add_asgi_middleware(  # type: ignore[attr-defined]
     RequestGuard,
     schemas=_guard_schemas,
-    answers={"/classify": _classify_json} if _settings.fast_classify else None,
+    answers={"/classify": _fast_answer(_apis()["classify"])} if _settings.fast_classify else None,
+    wrappers={api.route: _parameter(api) for api in _apis().values()},
     max_bytes=_settings.max_body_bytes,
     body_timeout=_settings.body_timeout,
     on_refuse=_count_refusal,

@@ -1,12 +1,25 @@
-"""The compiled loop of :mod:`mle_challenge.model.bulk` (numba; imported only when first used)."""
+"""The compiled loop of :mod:`mle_challenge.model.bulk` (numba; imported only when first used).
+
+Compiled on first use by :func:`compiled`, with numba's on-disk cache or without it: numba
+picks a cache folder when a function is decorated, and its fallback is ``__pycache__`` beside
+this file, inside the package (read-only in installs and images).
+"""
 
 from __future__ import annotations
+
+from functools import cache
+from typing import Any
 
 import numpy as np
 from numba import njit, prange
 
 
-@njit(parallel=True, nogil=True, cache=True)
+@cache
+def compiled(*, cached: bool) -> Any:
+    """The compiled walk; ``cached``: kept in ``numba.config.CACHE_DIR`` across processes."""
+    return njit(parallel=True, nogil=True, cache=cached)(complete_trees_raw_predict)
+
+
 def complete_trees_raw_predict(
     X: np.ndarray,
     table_feature: np.ndarray,

@@ -16,6 +16,7 @@ large, stay with sklearn: :meth:`CompleteTrees.supports`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -108,8 +109,7 @@ class CompleteTrees:
         """
         import numba
 
-        from mle_challenge.model._kernel import complete_trees_raw_predict
-
+        complete_trees_raw_predict = _kernel()
         if threads is not None:
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
@@ -133,3 +133,42 @@ class CompleteTrees:
 
     def predict_proba(self, X: np.ndarray, threads: int | None = None) -> np.ndarray:
         return np.asarray(self._estimator._loss.predict_proba(self.raw_predict(X, threads)))
+
+
+def numba_cache_dir() -> Path:
+    """Where the compiled walk is cached: ``NUMBA_CACHE_DIR`` when set, else beside the model
+    store, in the toolkit's state folder (``$BENTOML_HOME/mle_challenge/numba-cache``)."""
+    import numba
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    given = numba.config.CACHE_DIR  # type: ignore[attr-defined]
+    if given:
+        return Path(given)
+    return Path(BentoMLContainer.bentoml_home.get()) / "mle_challenge" / "numba-cache"
+
+
+def _writable(folder: Path) -> bool:
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        return False
+    return True
+
+
+def _kernel() -> Any:
+    """The compiled walk, cached in :func:`numba_cache_dir`, or not cached at all where that
+    folder cannot be written: never in the package (numba's own fallback wrote into
+    ``mle_challenge/model/__pycache__``, which read-only installs and images refuse).
+    Compiling uncached costs a few seconds once per process."""
+    import numba
+
+    from mle_challenge.model import _kernel as kernel
+
+    folder = numba_cache_dir()
+    if not _writable(folder):
+        return kernel.compiled(cached=False)
+    numba.config.CACHE_DIR = str(folder)  # type: ignore[attr-defined]  # read when compiled
+    return kernel.compiled(cached=True)

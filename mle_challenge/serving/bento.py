@@ -1,8 +1,8 @@
 """Build a bento for one exact model.
 
 ``build_bento`` reads ``bentofile.yaml`` and adds what a file cannot know: the exact model tag
-(the service reads ``MLE_MODEL_TAG`` while BentoML imports it, so the bento records that model
-and nothing else), the bento's name after that model's (``price_classifier_boston_service``),
+(named to BentoML as the bento's one model: the service declares none, since it chooses its
+model when it starts), the bento's name after that model's (``price_classifier_boston_service``),
 and Python requirements pinned to the versions in this environment, which ``make install``
 synced from the lock.
 """
@@ -185,7 +185,12 @@ def build_bento(
     with scoped_environ(**pinned), contextlib.chdir(bentofile.parent), v1_template_accepted():
         try:
             bento = bentoml.bentos.build(
-                **config, name=name, python=python, labels=labels, build_ctx=str(bentofile.parent)
+                **config,
+                name=name,
+                models=[tag],
+                python=python,
+                labels=labels,
+                build_ctx=str(bentofile.parent),
             )
         except bentoml.exceptions.BentoMLException as exc:
             raise BuildError(f"bentoml build failed: {exc}") from exc

@@ -1,12 +1,16 @@
 """The request guard: checks requests before BentoML reads them, and answers in plain words
 when they fail (415 for non-JSON, 413 for bodies over the limit, 400 naming each bad field).
+
+It also takes the body BentoML's own clients send for a keyword call
+(``SyncHTTPClient(url).classify(listing=...)`` sends ``{"listing": {...}}``): the one value
+inside is the request, checked like a flat body.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -56,6 +60,22 @@ def duplicate_keys(body: bytes) -> list[str]:
     return sorted(set(found))
 
 
+def unwrapped(body: bytes, key: str) -> bytes | None:
+    """The value of ``body`` when it is a JSON object of ``key`` alone, as JSON; else None.
+
+    BentoML's HTTP clients send a keyword (or, for an API of named fields, a positional)
+    argument as ``{key: value}``. No request of ours has such a field, so the wrapper is
+    never ambiguous with a flat body.
+    """
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or list(value) != [key]:
+        return None
+    return json.dumps(value[key]).encode()
+
+
 def duplicate_error(keys: list[str]) -> dict[str, Any]:
     detail = [
         {"loc": [k], "msg": "sent more than once: send each field once", "type": "duplicate_key"}
@@ -69,7 +89,9 @@ class RequestGuard:
     """Check requests before BentoML reads them, and answer in plain words when they fail:
     non-JSON bodies get 415, bodies over ``max_bytes`` 413 (announced or not), and invalid
     JSON or fields 400 with each bad field named (BentoML's own message names its internal
-    classes). ``schemas`` maps a path to the pydantic ``TypeAdapter`` of its body."""
+    classes). ``schemas`` maps a path to the pydantic ``TypeAdapter`` of its body; ``wrappers``
+    to the key BentoML's clients may wrap that body in; ``answers`` to the API's own code, to
+    answer it here, past BentoML's per-request parsing (the fast path)."""
 
     def __init__(
         self,
@@ -77,7 +99,8 @@ class RequestGuard:
         *,
         schemas: dict[str, TypeAdapter[Any]],
         max_bytes: int,
-        answers: dict[str, Callable[[Any], bytes]] | None = None,
+        answers: dict[str, Callable[[Any], Awaitable[bytes]]] | None = None,
+        wrappers: dict[str, str] | None = None,
         body_timeout: float = 30.0,
         on_refuse: Callable[[int, str], None] | None = None,
     ) -> None:
@@ -87,6 +110,7 @@ class RequestGuard:
         self.max_bytes = max_bytes
         self.body_timeout = body_timeout
         self.answers = answers or {}
+        self.wrappers = wrappers or {}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         schema = self.schemas.get(scope["path"]) if scope["type"] == "http" else None
@@ -122,16 +146,22 @@ class RequestGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        repeated = duplicate_keys(body)
         try:
             value = schema.validate_json(body or b"null")
         except ValidationError as exc:
-            return await self._refuse(send, 400, "invalid", validation_error(exc))
-        repeated = duplicate_keys(body)
+            inner = unwrapped(body, self.wrappers.get(scope["path"], "")) if body else None
+            if inner is None:
+                return await self._refuse(send, 400, "invalid", validation_error(exc))
+            try:  # a BentoML client's {"listing": {...}}: the request is the value inside
+                value, body = schema.validate_json(inner), inner
+            except ValidationError as inner_exc:
+                return await self._refuse(send, 400, "invalid", validation_error(inner_exc))
         if repeated:
             return await self._refuse(send, 400, "duplicate_key", duplicate_error(repeated))
         answer = self.answers.get(scope["path"])
         if answer is not None:
-            return await self._send_bytes(send, 200, answer(value))
+            return await self._send_bytes(send, 200, await answer(value))
         replayed = False
 
         async def replay() -> dict[str, Any]:

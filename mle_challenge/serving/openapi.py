@@ -1,12 +1,21 @@
 """The OpenAPI document the service publishes at ``GET /docs.json`` (and Swagger UI shows at
-``/``), as it really behaves.
+``/``), as it really behaves, and the API schema BentoML's clients read at ``/schema.json``.
 
-BentoML generates a document of its own; four things in it are wrong for this service, so the
-published one starts from it and corrects them:
-- the request bodies are BentoML's inline rendering of our types, which types the 0/1 flags as
-  boolean only and drops ``null`` from the counts: they are replaced by the pydantic schemas the
-  request guard validates with, and marked required;
-- a 400 body's ``detail`` is a list of problems, not a string; 413 and 415 are answered too;
+BentoML generates a document of its own from the API's types when it is asked for; those
+types are the service's generic ones (the model is loaded only when a worker starts), and
+five things in it are wrong for this service, so the published one starts from it and
+corrects them:
+- the request bodies are BentoML's rendering of generic types, which types the 0/1 flags as
+  boolean only and drops ``null`` from the counts: they are replaced by the pydantic schemas of
+  the served model the request guard validates with, and marked required;
+- one schema per type, under our names: ``/classify`` refers to ``Listing`` and
+  ``Classification`` as ``/classify_batch`` does, where BentoML inlined copies named
+  ``ListingIODescriptor`` and ``ClassificationIODescriptor`` (a generated client got two
+  classes for each);
+- a 400 body's ``detail`` is a list of problems, not a string; 408, 413 and 415 are answered
+  too;
+- ``servers: [{url: .}]`` showed in Swagger UI as a "Servers" selector of one meaningless
+  entry: without it, the document's own address is the server, as OpenAPI says;
 - the title, version and description present BentoML (its README, badges from external sites):
   they present this API instead, with the served model's tag in the version.
 """
@@ -18,9 +27,10 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from mle_challenge import CATEGORIES, __version__
+from mle_challenge.model.schema import Classification
 
 ASGIApp = Any
 _REF = "#/components/schemas/{model}"
@@ -95,6 +105,18 @@ never guessed. 413: the body is too large. 415: the body is not `application/jso
 Prometheus; `GET /readyz` says when the model is loaded."""
 
 
+def _reference(kind: Any, schemas: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a body of type ``kind``, by reference to the models it holds, which are
+    added to ``schemas``: a model is ``{"$ref": ...}`` itself, a list an array of one."""
+    schema = TypeAdapter(kind).json_schema(ref_template=_REF)
+    defs = schema.pop("$defs", {})
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        defs[kind.__name__] = schema
+        schema = {"$ref": _REF.format(model=kind.__name__)}
+    schemas.update(defs)
+    return schema
+
+
 def published(
     generated: Mapping[str, Any],
     *,
@@ -120,12 +142,14 @@ def published(
     for tag in document.get("tags", []):
         if tag.get("name") == "Service APIs":
             tag["description"] = "Classify listings, and tell which model answers."
+    document.pop("servers", None)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name in [n for n in schemas if n.endswith("IODescriptor")]:
+        del schemas[name]  # BentoML's copies of Listing and Classification
     schemas.update(copy.deepcopy(_SCHEMAS))
     bodies = (("/classify", listing, dict(example)), ("/classify_batch", batch, [dict(example)]))
     for path, kind, sample in bodies:
-        schema = TypeAdapter(kind).json_schema(ref_template=_REF)
-        schemas.update(schema.pop("$defs", {}))
+        schema = _reference(kind, schemas)
         operation = document["paths"][path]["post"]
         operation["requestBody"] = {
             "required": True,
@@ -134,6 +158,10 @@ def published(
         }
         # BentoML keys its responses by int; JSON keys are strings, so "400" would appear twice
         operation["responses"] = {str(k): v for k, v in operation["responses"].items()}
+        answer = _reference(
+            Classification if path == "/classify" else list[Classification], schemas
+        )
+        operation["responses"]["200"]["content"]["application/json"]["schema"] = answer
         operation["responses"].update(
             {
                 "400": _error(
@@ -173,8 +201,9 @@ DOCS_PAGE = b"""<!DOCTYPE html>
 
 
 class PublishedDocs:
-    """Answer ``GET /docs.json`` with the published document (built on first request) and
-    ``GET /`` with the page that shows it."""
+    """Answer ``GET /docs.json`` with the published document (built on first request),
+    ``GET /`` with the page that shows it and ``GET /schema.json`` with the API schema for
+    BentoML's clients."""
 
     def __init__(
         self,
@@ -182,9 +211,11 @@ class PublishedDocs:
         *,
         document: Callable[[], dict[str, Any]],
         version: Callable[[], str] = lambda: "",
+        client_schema: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.app = app
         self.document = document
+        self.client_schema = client_schema
         self.version = version  # the document is built again when this changes (a new model)
         self._body: tuple[str, bytes] | None = None
 
@@ -198,6 +229,8 @@ class PublishedDocs:
             return await _send(send, b"application/json", self._body[1])
         if scope["path"] == "/":
             return await _send(send, b"text/html; charset=utf-8", DOCS_PAGE)
+        if scope["path"] == "/schema.json" and self.client_schema is not None:
+            return await _send(send, b"application/json", json.dumps(self.client_schema()).encode())
         return await self.app(scope, receive, send)
 
 
@@ -205,3 +238,30 @@ async def _send(send: Any, content_type: bytes, body: bytes) -> None:
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def client_schema(generated: Mapping[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
+    """BentoML's ``/schema.json`` for its own clients, with each API's one argument named.
+
+    BentoML marks an API of one positional-only argument a "root input", and its clients then
+    take only ``classify(listing)``: ``classify(**listing)`` and ``classify(listing=...)``
+    failed with "Expected one positional argument for root input". Published instead as an
+    API of named fields, its argument's name first: ``classify(**listing)`` sends the flat
+    body, and ``classify(listing)`` or ``classify(listing=...)`` send ``{"listing": {...}}``,
+    which the request guard unwraps. ``parameters`` maps an API's name to its argument's.
+    """
+    schema = copy.deepcopy(dict(generated))
+    for route in schema.get("routes", []):
+        name = parameters.get(route.get("name", ""))
+        given = route.get("input", {})
+        if name is None or not given.get("root_input"):
+            continue
+        value = {k: v for k, v in given.items() if k not in ("root_input", "title")}
+        fields = dict(value.get("properties", {})) if value.get("type") == "object" else {}
+        route["input"] = {
+            "type": "object",
+            "title": given.get("title", name),
+            "properties": {name: value, **fields},
+            "$defs": value.pop("$defs", {}),
+        }
+    return schema

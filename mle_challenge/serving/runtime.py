@@ -1,6 +1,7 @@
-"""What the BentoML service needs around the model: which model to serve, and a fix for a
-BentoML memory leak. Kept apart from :mod:`mle_challenge.service` so it can be tested without
-starting a server.
+"""What the BentoML service needs around the model: which model to serve, where to listen,
+what a worker sets up when it starts (its tie to the parent, the limits on request headers,
+fixes for a BentoML leak and uvicorn's slow clients), and one clear line when it cannot start.
+Kept apart from :mod:`mle_challenge.service` so it can be tested without starting a server.
 """
 
 from __future__ import annotations
@@ -9,13 +10,16 @@ import asyncio
 import contextlib
 import gc
 import os
+import signal
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
-from mle_challenge.errors import ConfigError
+from mle_challenge.errors import ConfigError, MleError
 from mle_challenge.lifecycle.registry import MODEL_NAME, resolve_tag
 
 ASGIApp = Any
@@ -288,3 +292,195 @@ def _close_if_idle(connection: Any) -> None:
     idle = connection.cycle is None or connection.cycle.response_complete
     if idle and not connection.transport.is_closing():
         connection.transport.close()
+
+
+# Where `bentoml serve` listens when neither --host nor BENTOML_HOST says: loopback, as
+# `make serve` does. In the image (BentoML's Dockerfile sets BENTO_PATH) the service listens on
+# the container's own interfaces, which is how a port is reached at all; compose and the
+# Kubernetes manifests publish it on 127.0.0.1 or inside the cluster only.
+LOOPBACK = "127.0.0.1"
+CONTAINER_HOST = "0.0.0.0"  # inside the container's network namespace only
+
+
+def default_host(environ: dict[str, str] | None = None) -> str:
+    """The address the service binds by default: loopback, except inside its own image."""
+    environ = dict(os.environ) if environ is None else environ
+    return CONTAINER_HOST if environ.get("BENTO_PATH") else LOOPBACK
+
+
+# The pid of `bentoml serve` (the arbiter that starts the workers), set by its deployment hook
+# before any worker starts; a worker compares it with its parent to see whether it was orphaned.
+SERVER_PID_VARIABLE = "MLE_SERVER_PID"
+EXIT_CANNOT_START = 2  # as the CLI's exit code for a user's error
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def in_worker() -> bool:
+    """Whether this process is a BentoML server worker (not `bentoml serve`'s parent, not a
+    test that builds the service in-process)."""
+    from bentoml._internal.context import server_context
+
+    return server_context.worker_index is not None
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> bool:
+    """Have the kernel send this worker ``sig`` when `bentoml serve` dies, even by SIGKILL.
+
+    Without it, a killed parent left its workers serving on the port (they hold the listening
+    socket), and the next `bentoml serve` failed with "address in use". SIGTERM lets the worker
+    drain and flush its prediction log as on any stop. A parent that died before the tie was
+    made (the worker imports for seconds first) is caught by comparing the parent's pid with
+    the one `bentoml serve` recorded. Linux only; elsewhere False and nothing changes.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+        return False
+    expected = os.environ.get(SERVER_PID_VARIABLE, "")
+    if expected.isdigit() and os.getppid() != int(expected):
+        os.kill(os.getpid(), sig)  # orphaned already: stop as the parent's death would have
+    return True
+
+
+@contextlib.contextmanager
+def clear_failure(*, parent: bool = False) -> Iterator[None]:
+    """Turn our own errors (a tampered model, a missing one, a bad setting) into one line on
+    stderr and exit code 2 where BentoML would wrap them in 40 lines of its traceback: in
+    `bentoml serve`'s deployment hook (``parent``) and in a server worker's start-up. Anywhere
+    else (the service built in-process, `mle-challenge openapi`) the error propagates."""
+    try:
+        yield
+    except MleError as exc:
+        if not parent and not in_worker():
+            raise
+        _exit_with(f"error: {exc}")
+
+
+def _exit_with(line: str) -> NoReturn:
+    print(line, file=sys.stderr, flush=True)
+    # A worker exits at once: a raise would reach Starlette's lifespan, which prints the
+    # traceback anyway. The parent exits through SystemExit, which BentoML's CLI passes on.
+    if in_worker():
+        sys.stdout.flush()
+        os._exit(EXIT_CANNOT_START)
+    raise SystemExit(EXIT_CANNOT_START)
+
+
+@dataclass
+class HeaderBudget:
+    """A request's header bytes and lines, counted as they arrive, before the HTTP parser
+    buffers them (httptools keeps a header it has not finished in memory, however long).
+
+    ``feed`` counts up to the blank line that ends the headers, then nothing until
+    ``restart`` (the next request on the connection). The count of headers is the count of
+    lines past the request line; a body or the next request in the same chunk is not counted.
+    """
+
+    max_bytes: int
+    max_count: int
+    size: int = 0
+    lines: int = 0
+    open: bool = True
+    _tail: bytes = b""
+
+    def restart(self) -> None:
+        self.size, self.lines, self.open, self._tail = 0, 0, True, b""
+
+    def feed(self, data: bytes) -> str | None:
+        """Why the request's headers are refused once ``data`` has arrived, or None."""
+        if not self.open:
+            return None
+        window = self._tail + data
+        end = _end_of_headers(window)
+        part = data if end < 0 else window[len(self._tail) : end]
+        self.size += len(part)
+        self.lines += part.count(b"\n")
+        if end < 0:
+            self._tail = window[-3:]
+        else:
+            self.open = False
+        headers = self.lines - 1 - (0 if self.open else 1)  # not the request line, the blank
+        if self.size > self.max_bytes:
+            return (
+                f"request headers larger than {self.max_bytes} bytes: send fewer or shorter "
+                "headers (MLE_MAX_HEADER_BYTES sets the limit)"
+            )
+        if headers > self.max_count:
+            return (
+                f"more than {self.max_count} request headers: send fewer "
+                "(MLE_MAX_HEADERS sets the limit)"
+            )
+        return None
+
+
+def _end_of_headers(window: bytes) -> int:
+    """Index just past the blank line ending the headers in ``window``, or -1."""
+    ends = [i + len(mark) for mark in (b"\r\n\r\n", b"\n\n") if (i := window.find(mark)) >= 0]
+    return min(ends) if ends else -1
+
+
+def refused_headers_response(reason: str) -> bytes:
+    """The 431 answer, JSON as every refusal of the service, and the connection closed."""
+    import json
+
+    body = json.dumps({"error": reason}).encode()
+    return (
+        b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+        b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+
+
+def limit_request_headers(max_bytes: int, max_count: int) -> None:
+    """Answer 431 and close a connection whose request headers pass ``max_bytes`` in all or
+    ``max_count`` in number, before the parser holds them.
+
+    uvicorn 0.54's httptools protocol sets no limit (h11's ``h11_max_incomplete_event_size``
+    applies to h11 only, and BentoML exposes neither): a 32 MB header and 500,000 headers were
+    both answered 200, and eight parallel 5.9 MB headers added 117 and 162 MB to two workers
+    while a /classify sent meanwhile took 5 s. Calling it again changes the limits.
+    """
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # h11 only: its own 16 KB limit on incomplete headers applies
+        return
+    protocol: Any = HttpToolsProtocol
+    protocol._mle_header_limits = (max_bytes, max_count)
+    if getattr(protocol, "_mle_limits_headers", False):
+        return
+    made, received = protocol.connection_made, protocol.data_received
+    begin, complete = protocol.on_message_begin, protocol.on_headers_complete
+
+    def connection_made(self: Any, transport: Any) -> None:
+        self._mle_budget = HeaderBudget(*protocol._mle_header_limits)
+        made(self, transport)
+
+    def data_received(self: Any, data: bytes) -> None:
+        budget: HeaderBudget | None = getattr(self, "_mle_budget", None)
+        reason = budget.feed(data) if budget is not None else None
+        if reason is None:
+            return received(self, data)
+        if not self.transport.is_closing():
+            self.transport.write(refused_headers_response(reason))
+            self.transport.close()
+        return None
+
+    def on_message_begin(self: Any) -> None:
+        budget: HeaderBudget | None = getattr(self, "_mle_budget", None)
+        if budget is not None and not budget.open:  # the next request on this connection
+            budget.restart()
+        begin(self)
+
+    def on_headers_complete(self: Any) -> None:
+        budget: HeaderBudget | None = getattr(self, "_mle_budget", None)
+        if budget is not None:
+            budget.open = False
+        complete(self)
+
+    protocol.connection_made = connection_made
+    protocol.data_received = data_received
+    protocol.on_message_begin = on_message_begin
+    protocol.on_headers_complete = on_headers_complete
+    protocol._mle_limits_headers = True

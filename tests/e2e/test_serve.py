@@ -3,6 +3,7 @@ metrics, the OpenAPI document and the Swagger UI in headless Chromium."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -79,7 +80,8 @@ def test_openapi_document_is_current(live_service: str, registered: Any) -> None
     assert {"/classify", "/classify_batch", "/model", "/livez", "/readyz"} <= set(live["paths"])
     body = live["paths"]["/classify"]["post"]["requestBody"]["content"]["application/json"]
     area = requests.get(f"{live_service}/model", timeout=10).json()["city"]["area"]
-    latitude = body["schema"]["properties"]["latitude"]
+    assert body["schema"] == {"$ref": "#/components/schemas/Listing"}
+    latitude = live["components"]["schemas"]["Listing"]["properties"]["latitude"]
     assert [latitude["minimum"], latitude["maximum"]] == area["latitude"]
     assert json.dumps(body["example"]) in live["info"]["description"]  # the curl line
 
@@ -344,3 +346,126 @@ def test_sigterm_under_load_resets_nothing(registered: Any, tmp_path: Path) -> N
         assert process.wait(timeout=60) is not None
         assert counts["ok"] > 100, counts
         assert set(counts) <= {"ok", "refused"}, counts  # no reset, no 5xx
+
+
+def test_bentomls_own_clients_take_every_call_shape(live_service: str) -> None:
+    """Check BentoML's Sync and Async HTTP clients with the shapes their users write:
+    ``classify(listing)``, ``classify(**listing)``, ``classify(listing=...)`` and
+    ``classify_batch(listings)`` or ``(listings=...)``; before, only the first one worked
+    ("Expected one positional argument for root input")."""
+    import asyncio
+
+    import bentoml
+
+    listing = dict(EXAMPLE_LISTING)
+    expected = _post(f"{live_service}/classify", listing).json()
+    with bentoml.SyncHTTPClient(live_service) as client:
+        for answer in (
+            client.classify(listing),
+            client.classify(**listing),
+            client.classify(listing=listing),
+        ):
+            assert answer == expected
+        assert client.classify_batch([listing, listing]) == [expected, expected]
+        assert client.classify_batch(listings=[listing]) == [expected]
+
+    async def asynchronous() -> list[Any]:
+        async with bentoml.AsyncHTTPClient(live_service) as client:
+            return [
+                await client.classify(**listing),
+                await client.classify(listing=listing),
+                (await client.classify_batch(listings=[listing]))[0],
+            ]
+
+    assert asyncio.run(asynchronous()) == [expected] * 3
+
+
+def _raw_request(url: str, head: bytes) -> bytes:
+    import socket
+
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(head)
+        reply = b""
+        while chunk := connection.recv(65536):
+            reply += chunk
+    return reply
+
+
+def test_oversized_or_countless_headers_get_431(live_service: str) -> None:
+    """Check that headers past MLE_MAX_HEADER_BYTES (32 KiB) or MLE_MAX_HEADERS (100) get a
+    431 naming the limit and a closed connection (before, a 32 MB header and 500,000 headers
+    were answered 200), while a request within them is answered."""
+    request = b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    big = _raw_request(live_service, request + b"X-Big: " + b"a" * 40_000 + b"\r\n\r\n")
+    assert big.startswith(b"HTTP/1.1 431") and b"larger than 32768 bytes" in big
+    many = _raw_request(live_service, request + b"X-A: 1\r\n" * 200 + b"\r\n")
+    assert many.startswith(b"HTTP/1.1 431") and b"more than 100 request headers" in many
+    fine = _raw_request(live_service, request + b"X-A: 1\r\n" * 50 + b"\r\n")
+    assert fine.startswith(b"HTTP/1.1 200")
+    assert requests.post(f"{live_service}/classify", json=EXAMPLE_LISTING, timeout=10).ok
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_killed_server_takes_its_workers_and_binds_loopback(
+    registered: Any, tmp_path: Path
+) -> None:
+    """Check `bentoml serve` as the docstring says to run it, with no --host: it listens on
+    127.0.0.1; then SIGKILL of the parent: its workers stop too and the port is free again
+    (before, they kept serving and the next start failed with "address in use")."""
+    import os
+    import signal
+    import sys
+    import time
+
+    from tests.support.processes import free_port, start, wait_ready
+
+    port, log = free_port(), tmp_path / "serve.log"
+    command = [str(Path(sys.executable).parent / "bentoml"), "serve"]
+    command += ["mle_challenge.service:PriceClassifier", "--port", str(port)]
+    env = {**os.environ, "MLE_MODEL_TAG": registered.tag, "MLE_SERVE_WORKERS": "2"}
+    env.pop("BENTOML_HOST", None)
+    process = start(command, env, log, cwd=ROOT)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", process, timeout=120)
+        assert f"listening on http://127.0.0.1:{port}" in log.read_text()
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 60
+        while _listening(port) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _listening(port), log.read_text()[-2000:]
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # the workers, should the fix fail
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_a_tampered_model_is_one_clear_line(registered: Any, tmp_path: Path) -> None:
+    """Check `bentoml serve` of a model whose files changed: exit code 2 and our one line,
+    with no BentoML traceback (before: about 40 lines of it before our line)."""
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    shutil.copytree(os.environ["BENTOML_HOME"], home, symlinks=True)
+    name, version = registered.tag.split(":")
+    pickled = next((home / "models" / name / version).glob("*.pkl"))
+    pickled.write_bytes(pickled.read_bytes() + b"\0")
+    command = [str(Path(sys.executable).parent / "bentoml"), "serve"]
+    command += ["mle_challenge.service:PriceClassifier", "--port", "0"]
+    env = {**os.environ, "MLE_MODEL_TAG": registered.tag, "BENTOML_HOME": str(home)}
+    done = subprocess.run(
+        command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    errors = [line for line in output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and registered.tag in errors[0], output[-3000:]

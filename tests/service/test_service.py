@@ -129,3 +129,56 @@ def test_batch_size_is_bounded(client: TestClient, service_module: Any) -> None:
     answer = client.post("/classify_batch", json=too_many)
     assert answer.status_code == 400
     assert "at most 1000 items" in answer.json()["error"]
+
+
+def test_the_fast_path_runs_the_apis_own_code(
+    client: TestClient, service_module: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Check that /classify, answered in the request guard (MLE_FAST_CLASSIFY, the default),
+    runs the API's own method and the service's one answering function, not a copy."""
+    calls: list[str] = []
+    real = service_module.classify_listings
+
+    def spy(log: Any, endpoint: str, listings: Any) -> Any:
+        calls.append(endpoint)
+        return real(log, endpoint, listings)
+
+    monkeypatch.setattr(service_module, "classify_listings", spy)
+    assert client.post("/classify", json=EXAMPLE_LISTING).status_code == 200
+    assert client.post("/classify_batch", json=[EXAMPLE_LISTING]).status_code == 200
+    assert calls == ["/classify", "/classify_batch"]
+
+
+def test_the_published_document_has_one_schema_per_type(
+    client: TestClient, service_module: Any
+) -> None:
+    """Check that /classify refers to the shared Listing and Classification as /classify_batch
+    does (BentoML inlined ListingIODescriptor and ClassificationIODescriptor: a generated client
+    got two classes for each), and that no "Servers: ." selector is published."""
+    document = client.get("/docs.json").json()
+    schemas = document["components"]["schemas"]
+    assert not [name for name in schemas if "IODescriptor" in name]
+    assert "servers" not in document
+
+    def body(path: str) -> Any:
+        return document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+
+    def answer(path: str) -> Any:
+        return document["paths"][path]["post"]["responses"]["200"]["content"]["application/json"]
+
+    listing, classification = "#/components/schemas/Listing", "#/components/schemas/Classification"
+    assert body("/classify")["schema"] == {"$ref": listing}
+    assert body("/classify_batch")["schema"]["items"] == {"$ref": listing}
+    assert answer("/classify")["schema"] == {"$ref": classification}
+    assert answer("/classify_batch")["schema"]["items"] == {"$ref": classification}
+    # the served model's own types: its categories as enums, its area as bounds
+    assert "RoomType" in schemas and "minimum" in schemas["Listing"]["properties"]["latitude"]
+
+
+def test_bentomls_clients_see_one_named_argument(client: TestClient) -> None:
+    """Check /schema.json, which BentoML's HTTP clients read: each API takes its argument by
+    name (or positionally, as first field) and /classify the listing's fields as keywords."""
+    routes = {r["name"]: r["input"] for r in client.get("/schema.json").json()["routes"]}
+    assert not routes["classify"].get("root_input")
+    assert list(routes["classify"]["properties"])[:2] == ["listing", "id"]
+    assert list(routes["classify_batch"]["properties"]) == ["listings"]

@@ -130,3 +130,45 @@ def test_refusals_are_counted_by_status_and_reason() -> None:
         (413, "too_large"),
         (400, "duplicate_key"),
     ]
+
+
+def test_a_bentoml_clients_wrapped_body_is_the_request_inside() -> None:
+    """Check that ``{"listing": {...}}``, what BentoML's clients send for ``classify(listing)``
+    and ``classify(listing=...)``, is checked and passed on as the flat listing, while a flat
+    body is unchanged and a wrapper around an invalid listing still names the field."""
+    app = Starlette(routes=[Route("/classify", _echo, methods=["POST"])])
+    guarded = RequestGuard(
+        app,
+        schemas={"/classify": TypeAdapter(Listing)},
+        max_bytes=4096,
+        wrappers={"/classify": "listing"},
+    )
+    client = TestClient(guarded)
+    flat = json.dumps(EXAMPLE_LISTING).encode()
+    wrapped = client.post("/classify", json={"listing": EXAMPLE_LISTING})
+    assert wrapped.status_code == 200 and wrapped.json() == {"received": len(flat)}
+    assert client.post("/classify", content=flat, headers={"content-type": "application/json"})
+    bad = client.post("/classify", json={"listing": EXAMPLE_LISTING | {"tv": 7}})
+    assert bad.status_code == 400 and bad.json()["detail"][0]["loc"] == ["tv"]
+    other = client.post("/classify", json={"listings": EXAMPLE_LISTING})  # not our wrapper
+    assert other.status_code == 400
+
+
+def test_the_fast_path_answers_with_the_given_code() -> None:
+    """Check that a path with an answer is answered by that code, with the validated value."""
+    seen: list[Any] = []
+
+    async def answer(value: Any) -> bytes:
+        seen.append(value)
+        return b'{"ok": true}'
+
+    app = Starlette(routes=[Route("/classify", _echo, methods=["POST"])])
+    guarded = RequestGuard(
+        app,
+        schemas={"/classify": TypeAdapter(Listing)},
+        max_bytes=4096,
+        answers={"/classify": answer},
+    )
+    reply = TestClient(guarded).post("/classify", json=EXAMPLE_LISTING)
+    assert reply.json() == {"ok": True}
+    assert isinstance(seen[0], Listing) and seen[0].id == EXAMPLE_LISTING["id"]

@@ -4,6 +4,7 @@ fix."""
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,63 @@ def test_timeout_middleware_still_times_out() -> None:
 
     sent = asyncio.run(run())
     assert sent[0]["status"] == 504
+
+
+def test_the_default_host_is_loopback_but_in_the_image() -> None:
+    """Check that `bentoml serve` binds 127.0.0.1 unless told, as `make serve` does; only
+    inside the bento's image (BENTO_PATH set) does it listen on the container's interfaces."""
+    from mle_challenge.serving.runtime import default_host
+
+    assert default_host({}) == "127.0.0.1"
+    assert default_host({"BENTO_PATH": "/home/bentoml/bento"}) == "0.0.0.0"
+
+
+_HEAD = b"POST /classify HTTP/1.1\r\nHost: x\r\n"
+
+
+@pytest.mark.parametrize(
+    ("chunks", "refused"),
+    [
+        ([_HEAD + b"A: 1\r\n\r\n" + b"{" * 5000], None),  # a body after the headers: not counted
+        ([_HEAD, b"B: " + b"x" * 600, b"x" * 600 + b"\r\n\r\n"], "larger than 1024 bytes"),
+        ([_HEAD + b"C: " + b"x" * 2000], "larger than 1024 bytes"),  # refused before the end
+        ([_HEAD + b"D: 1\r\n" * 10 + b"\r\n"], None),  # 11 headers with Host
+        ([_HEAD + b"E: 1\r\n" * 11, b"\r\n"], "more than 11 request headers"),
+        ([_HEAD + b"F: 1\r", b"\n\r", b"\n" + b"G: 1\r\n" * 50], None),  # split blank line
+    ],
+)
+def test_the_header_budget(chunks: list[bytes], refused: str | None) -> None:
+    """Check the count of a request's header bytes and lines as chunks arrive: what passes a
+    limit is refused as soon as it arrives, and nothing after the blank line counts."""
+    from mle_challenge.serving.runtime import HeaderBudget
+
+    budget = HeaderBudget(max_bytes=1024, max_count=11)
+    reasons = [budget.feed(chunk) for chunk in chunks]
+    found = next((r for r in reasons if r is not None), None)
+    if refused is None:
+        assert found is None
+    else:
+        assert found is not None and refused in found
+    budget.restart()  # the next request on the connection starts from nothing
+    assert budget.feed(_HEAD + b"\r\n") is None
+
+
+def test_die_with_parent_ties_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Check that the parent-death signal is set (read back from the kernel) in a child."""
+    import subprocess
+    import sys
+
+    code = (
+        "import ctypes, signal\n"
+        "from mle_challenge.serving.runtime import die_with_parent\n"
+        "assert die_with_parent(signal.SIGTERM)\n"
+        "libc = ctypes.CDLL(None); got = ctypes.c_int()\n"
+        "libc.prctl(2, ctypes.byref(got), 0, 0, 0)\n"  # PR_GET_PDEATHSIG
+        "print(got.value)\n"
+    )
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the parent-death signal is Linux's")
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == str(int(signal.SIGTERM))
