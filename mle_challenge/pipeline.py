@@ -108,6 +108,11 @@ class _Stage(luigi.Task):
         with self._written().temporary_path() as tmp:
             Path(tmp).write_text(json.dumps(payload, indent=2, default=str))
 
+    def on_failure(self, exception: BaseException) -> Any:
+        from mle_challenge.lifecycle.failures import explain
+
+        return explain(exception) or super().on_failure(exception)  # ours: one line, no trace
+
     def _progress(self, percent: int, message: str) -> None:
         # Luigi's worker assigns these callbacks at run time; its type hints say None.
         self.set_status_message(message)  # type: ignore[misc]
@@ -785,6 +790,7 @@ def run_training(
     ``params_path`` None: ``./params.yaml`` if there is one, else the packaged defaults.
     ``model_name`` None: the params' ``register.model_name``."""
     from mle_challenge.config import check_model_name, load_params, params_source
+    from mle_challenge.lifecycle import failures
 
     params = params_source(params_path).path
     load_params(params)  # fail on a bad file before Luigi swallows the error in a task
@@ -802,6 +808,7 @@ def run_training(
         # Several workers on one luigid: a worker whose next task another worker is running
         # waits for it, then goes on with what depends on it, instead of stopping there.
         luigi.configuration.get_config().set("worker", "keep_alive", "true")
+    failures.quiet_our_errors()
     result = luigi.build(
         [task], workers=workers, detailed_summary=True, log_level="WARNING", **scheduler
     )
@@ -809,6 +816,7 @@ def run_training(
     # permission" in this worker's summary: the run is good when the pipeline is complete.
     ok = result.status in _OK or (result.status == LuigiStatusCode.NOT_RUN and task.complete())
     if not ok:
+        failures.raise_task_error(result.worker)  # bad data: our one line, not Luigi's summary
         return TrainingOutcome(ok=False, summary=result.summary_text, table="")
     return TrainingOutcome(
         ok=True,
