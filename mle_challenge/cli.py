@@ -662,7 +662,8 @@ _NAME_HELP = "Which city's models, one registered name each."
 @_model_name_option(_NAME_HELP)
 def models_list(model_name: str) -> None:
     """Tag, creation time, key metrics and gate result of MODEL_NAME's models; its production
-    model is marked."""
+    model is marked. The metrics are each registered model's own (a refit's, not its
+    candidate's), on its held-out test rows."""
     from mle_challenge.lifecycle import production
 
     rows = production.model_rows(model_name)
@@ -670,7 +671,8 @@ def models_list(model_name: str) -> None:
         click.echo(f"no registered models named {model_name}: train one with `make run`")
         return
     click.echo(
-        f"{'tag':<36} {'created':<26} {'candidate':<12} {'acc':>6} {'F1':>6} {'AUC':>6} "
+        f"{'tag':<36} {'created':<26} {'candidate':<12} {'test acc':>8} {'test F1':>8} "
+        f"{'test AUC':>8} "
         f"{'gate':<7} stage"
     )
     for r in rows:
@@ -682,8 +684,8 @@ def models_list(model_name: str) -> None:
             click.echo(f"{r['tag']:<36} DAMAGED: {r['problem']}")
             continue
         click.echo(
-            f"{r['tag']:<36} {r['created']:<26} {r['candidate']:<12} {fmt(r['accuracy']):>6} "
-            f"{fmt(r['macro_f1']):>6} {fmt(r['roc_auc_ovr']):>6} {r['gate']:<7} "
+            f"{r['tag']:<36} {r['created']:<26} {r['candidate']:<12} {fmt(r['accuracy']):>8} "
+            f"{fmt(r['macro_f1']):>8} {fmt(r['roc_auc_ovr']):>8} {r['gate']:<7} "
             f"{'production' if r['production'] else ''}"
         )
 

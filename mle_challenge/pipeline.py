@@ -373,6 +373,9 @@ class RefitModel(_Stage, _SelectParams):
             t.input() for t in self.requires().requires() if t.candidate == selection["selected"]
         )
 
+    def _report(self) -> Path:
+        return Path(self.input().path).with_name("report.html")  # the candidates' report
+
     def produce(self) -> None:
         import joblib
         import pandas as pd
@@ -381,7 +384,9 @@ class RefitModel(_Stage, _SelectParams):
 
         selection = json.loads(Path(self.input().path).read_text())
         if not self.select.get("refit", True):
-            self._write_json({"refit": False, "test": selection["metrics"]["test"]})
+            train_ids = json.loads(Path(self.clone(Split).output().path).read_text())["train"]
+            kept = {"refit": False, "rows": len(train_ids), "test": selection["metrics"]["test"]}
+            self._write_json(evaluate.write_report(self.folder, self._report(), selection, kept))
             return
         table, parts = _load_split(self)
         X, y = _part(table, [*parts["train"], *parts["validation"]])
@@ -393,7 +398,8 @@ class RefitModel(_Stage, _SelectParams):
         joblib.dump(model, self.folder / "model.joblib")
         X_test, y_test = _part(table, parts["test"])
         test = evaluate.classification_metrics(model, X_test, pd.Series(y_test))
-        self._write_json({"refit": True, **refit, "test": test, "before": selection["metrics"]})
+        record = {"refit": True, **refit, "test": test, "before": selection["metrics"]}
+        self._write_json(evaluate.write_report(self.folder, self._report(), selection, record))
         self._progress(100, f"test macro-F1 {selection['metrics']['test']['macro_f1']:.3f} → "
                             f"{test['macro_f1']:.3f} after the refit")  # fmt: skip
 
@@ -473,7 +479,7 @@ class RegisterModel(_Stage, _SelectParams):
                 "select": dict(self.select),
             },
             data_fingerprint=str(self.data_hash),
-            report_path=str((selected.parent / "report.html").resolve()),
+            report_path=refit["report"],
             name=str(self.register["model_name"]),
             extra_files={
                 profile.PROFILE_FILE: profile.profile_bytes(reference),
@@ -483,7 +489,9 @@ class RegisterModel(_Stage, _SelectParams):
         )
         if shared.push_registered(tag):  # MLE_REGISTRY: every machine can pull it
             self._progress(90, f"pushed {tag} to the shared registry")
-        self._write_json({"tag": tag, **selection, "metrics": metrics, "refit": refit})
+        self._write_json(
+            {"tag": tag, **selection, "report": refit["report"], "metrics": metrics, "refit": refit}
+        )
         self._progress(100, f"registered {tag}")
 
     def _city(self, rows: Any, parts: dict[str, Any]) -> Any:
@@ -828,29 +836,6 @@ def run_training(
 
 
 def _table(task: TrainingPipeline) -> str:
-    record = task.registered()
-    lines = [
-        f"{'candidate':<16} {'val acc':>8} {'val F1':>8} {'test acc':>9} {'test F1':>8} "
-        f"{'test AUC':>9}"
-    ]
-    for name, m in sorted(record["candidates"].items()):
-        mark = " *" if name == record["selected"] else ""
-        v, t = m["validation"], m["test"]
-        lines.append(
-            f"{name + mark:<16} {v['accuracy']:>8.3f} {v['macro_f1']:>8.3f} "
-            f"{t['accuracy']:>9.3f} {t['macro_f1']:>8.3f} {t['roc_auc_ovr'] or 0:>9.3f}"
-        )
-    lines.append(f"selected: {record['selected']} (by validation {record['metric']})")
-    refit = record.get("refit") or {}
-    if refit.get("refit"):
-        t = refit["test"]
-        rounds = refit.get("rounds")
-        more = f", {rounds['before']} → {rounds['after']} rounds" if rounds else ""
-        lines.append(
-            f"{'refit':<16} {'':>8} {'':>8} {t['accuracy']:>9.3f} {t['macro_f1']:>8.3f} "
-            f"{t['roc_auc_ovr'] or 0:>9.3f}   on {refit['rows']:,} training + validation "
-            f"rows{more}"
-        )
-    lines.append(f"registered: {record['tag']}")
-    lines.append(f"report: {record['report']}")
-    return "\n".join(lines)
+    from mle_challenge.model.evaluate import training_table
+
+    return training_table(task.registered())
