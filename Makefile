@@ -89,6 +89,14 @@ schedule: $(STAMP) ## Retrain on LISTINGS=… at each CRON tick (UTC), promote w
 bench-pipeline: $(STAMP) ## Print cold and no-change re-run times of the pipeline on the NYC data
 	$(PY) -m benchmarks.bench pipeline --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz --params $(PARAMS) --workers $(WORKERS)
 
+.PHONY: bench-run
+bench-run: $(STAMP) ## Print wall and CPU time of `make run`'s training on the demo data, and its boosting rounds
+	$(PY) -m benchmarks.bench run --rows $(SYNTH_ROWS) --seed $(SYNTH_SEED) --params $(PARAMS) --workers $(WORKERS)
+
+.PHONY: bench-refit
+bench-refit: $(STAMP) ## Print whether select.refit helps: test figures before and after it, NYC and synthetic, 3 seeds
+	$(PY) -m benchmarks.bench refit --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz --params $(PARAMS)
+
 .PHONY: bench-ceiling
 bench-ceiling: $(STAMP) ## Print how far the 11 API fields go on NYC: learning curve, agreement of identical listings
 	$(PY) -m benchmarks.bench ceiling --listings $(MLE_DATA_DIR)/nyc-2021-12/listings_reconstructed.csv.gz --params $(PARAMS)

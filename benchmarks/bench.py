@@ -739,5 +739,149 @@ def follow(poll: float, gap: float) -> None:
     )
 
 
+# --- training ---------------------------------------------------------------------------------
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process's finished children: on a shared machine the
+    wall time says how busy the others were, the CPU time what the work cost."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@bench.command("run")
+@click.option("--rows", default=6000, show_default=True, help="Synthetic listings (make run's).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--params", default=None, help=_PARAMS_HELP)
+@click.option("--workers", default=2, show_default=True)
+def run(rows: int, seed: int, params: str | None, workers: int) -> None:
+    """Wall and CPU time of ``make run``'s training (``train --promote`` on the demo data), in
+    a fresh outputs folder and model store, and the boosting rounds each fit used."""
+    from mle_challenge.config import params_source
+    from mle_challenge.data.synthetic import generate_listings
+
+    source = params_source(params)
+    click.echo(source.describe())
+    with tempfile.TemporaryDirectory() as tmp:
+        listings = Path(tmp) / "listings.csv.gz"
+        generate_listings(rows, seed).to_csv(listings, index=False)
+        env = {**os.environ, "BENTOML_HOME": f"{tmp}/bentoml", "BENTOML_DO_NOT_TRACK": "True"}
+        command = [sys.executable, "-m", "mle_challenge.cli", "train", "--listings",
+                   str(listings), "--params", str(source.path), "--outputs", f"{tmp}/out",
+                   "--workers", str(workers), "--promote"]  # fmt: skip
+        cpu, start = _cpu_seconds(), time.perf_counter()
+        result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+        if result.returncode != 0:
+            raise click.ClickException(f"training failed:\n{result.stdout}\n{result.stderr}")
+        click.echo(result.stdout.split("===== Luigi Execution Summary =====")[-1].strip())
+        click.echo(_rounds_used(Path(tmp) / "out"))
+    click.echo(f"\nmake run's training on {rows:,} synthetic listings (workers={workers}, "
+               f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}): "
+               f"wall {wall:.1f} s, CPU (user+sys) {cpu:.1f} s")  # fmt: skip
+
+
+def _rounds_used(outputs: Path) -> str:
+    """The boosting rounds of every fitted gradient-boosting model under ``outputs``."""
+    import joblib
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from mle_challenge.model.decision import unwrap
+
+    found = []
+    for path in sorted(outputs.rglob("model.joblib")):
+        estimator, _ = unwrap(joblib.load(path).steps[-1][1])
+        if isinstance(estimator, HistGradientBoostingClassifier):
+            found.append(f"{path.parent.parent.name}: {estimator.n_iter_}")
+    return "boosting rounds: " + (", ".join(found) or "none")
+
+
+@bench.command("refit")
+@click.option("--listings", default=None, help="Real listings [default: $MLE_DATA_DIR's NYC].")
+@click.option("--params", default=None, help=_PARAMS_HELP)
+@click.option("--candidate", default="hist_gb", show_default=True)
+@click.option("--seeds", default=3, show_default=True, help="Split seeds per data set.")
+@click.option("--synthetic-rows", default=6000, show_default=True)
+def refit(
+    listings: str | None, params: str | None, candidate: str, seeds: int, synthetic_rows: int
+) -> None:
+    """Does ``select.refit`` help? The candidate fitted on the training rows, against the
+    same fitted again on training + validation rows (``train.refit_candidate``), both scored on
+    the test rows, for ``seeds`` splits of the real NYC data and of synthetic NYC and Boston."""
+    import numpy as np
+
+    from mle_challenge.config import load_params, params_source
+    from mle_challenge.data import clean
+    from mle_challenge.data.synthetic import generate_listings
+
+    settings = load_params(params_source(params).path)
+    if candidate not in settings.train.candidates:
+        raise click.UsageError(f"no candidate {candidate!r} in the params")
+    spec = settings.train.candidates[candidate].model_dump(exclude_none=True)
+    source = (
+        listings
+        or f"{os.environ.get('MLE_DATA_DIR', '')}/nyc-2021-12/listings_reconstructed.csv.gz"
+    )
+    data = {}
+    if Path(source).exists():
+        data["real NYC"] = clean.load_clean(source).table
+    else:
+        click.echo(f"{source} not found: real data skipped (set MLE_DATA_DIR)")
+    for city in ("nyc", "boston"):
+        raw = generate_listings(synthetic_rows, 0, city=city)
+        data[f"synthetic {city}"] = clean.clean_listings(raw).table
+    click.echo(f"{candidate} on the test rows, candidate (training rows) → refit "
+               "(training + validation rows)")  # fmt: skip
+    click.echo(f"{'data':<16} {'seed':>4} {'test rows':>9} {'accuracy':>15} {'macro-F1':>15} "
+               f"{'ROC AUC':>15} {'rounds':>9}")  # fmt: skip
+    for label, table in data.items():
+        gains = []
+        for seed in range(1, seeds + 1):
+            before, after, rows, rounds = _refit_once(table, settings, spec, seed)
+            gains.append([after[k] - before[k] for k in ("accuracy", "macro_f1", "roc_auc_ovr")])
+            cells = " ".join(f"{before[k]:.3f} → {after[k]:.3f}".rjust(15)
+                             for k in ("accuracy", "macro_f1", "roc_auc_ovr"))  # fmt: skip
+            click.echo(f"{label:<16} {seed:>4} {rows:>9,} {cells} {rounds:>9}")
+        mean = np.mean(gains, axis=0)
+        click.echo(f"{label:<16} mean gain: accuracy {mean[0]:+.3f}, macro-F1 {mean[1]:+.3f}, "
+                   f"ROC AUC {mean[2]:+.3f} (over {seeds} seeds)")  # fmt: skip
+
+
+def _refit_once(
+    table: Any, settings: Any, spec: dict[str, Any], seed: int
+) -> tuple[dict[str, Any], dict[str, Any], int, str]:
+    """Test metrics of the candidate and of its refit on one split (the pipeline's functions)."""
+    from mle_challenge.data.clean import price_category
+    from mle_challenge.data.split import split_and_label
+    from mle_challenge.model.evaluate import classification_metrics
+    from mle_challenge.model.features import to_model_input
+    from mle_challenge.model.train import fit_candidate, refit_candidate
+
+    split = {**settings.split.model_dump(), "seed": seed}
+    rule = settings.prices.edges
+    ids, edges = split_and_label(table, rule if rule == "quantile" else list(rule), **split)
+    labelled = table.assign(category=price_category(table["price"], list(edges)).astype(str))
+
+    def part(ids_: list[int]) -> tuple[Any, Any]:
+        rows = labelled[labelled["id"].isin(ids_)]
+        return to_model_input(rows), rows["category"].reset_index(drop=True)
+
+    X, y = part(ids.train)
+    X_all, y_all = part([*ids.train, *ids.validation])
+    X_test, y_test = part(ids.test)
+    fitted = fit_candidate(spec, X, y)
+    model, info = refit_candidate(fitted, X_all, y_all, trained_rows=len(X))
+    rounds = info["rounds"]
+    moved = f"{rounds['before']} → {rounds['after']}" if rounds else "-"
+    return (
+        classification_metrics(fitted, X_test, y_test),
+        classification_metrics(model, X_test, y_test),
+        len(X_test),
+        moved,
+    )
+
+
 if __name__ == "__main__":
     bench()

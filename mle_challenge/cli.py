@@ -737,7 +737,8 @@ _NAME_HELP = "Which city's models, one registered name each."
 @_model_name_option(_NAME_HELP)
 def models_list(model_name: str) -> None:
     """Tag, creation time, key metrics and gate result of MODEL_NAME's models; its production
-    model is marked."""
+    model is marked. The metrics are each registered model's own (a refit's, not its
+    candidate's), on its held-out test rows."""
     from mle_challenge.lifecycle import production
 
     found = production.listing(model_name)
@@ -745,9 +746,9 @@ def models_list(model_name: str) -> None:
     if not rows:
         click.echo(f"no registered models named {model_name}: train one with `make run`")
     else:
-        header = ["tag", "created", "candidate", "acc", "F1", "AUC", "gate", "stage"]
+        header = ["tag", "created", "candidate", "test acc", "test F1", "test AUC", "gate"]
         cells = [_model_cells(r) for r in rows]
-        for line in table_lines(header, cells, right=frozenset({3, 4, 5})):
+        for line in table_lines([*header, "stage"], cells, right=frozenset({3, 4, 5})):
             click.echo(line)
     if found.alias_problem is not None:  # the rows are listed; the alias is not trusted
         raise MleError(f"{found.alias_problem} No model is marked production.")

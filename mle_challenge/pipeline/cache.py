@@ -110,6 +110,11 @@ class _Stage(luigi.Task):
         with self._written().temporary_path() as tmp:
             Path(tmp).write_text(json.dumps(payload, indent=2, default=str))
 
+    def on_failure(self, exception: BaseException) -> Any:
+        from mle_challenge.lifecycle.failures import explain
+
+        return explain(exception) or super().on_failure(exception)  # ours: one line, no trace
+
     def _progress(self, percent: int | None, message: str) -> None:
         """A step of this stage: a line on stderr with the elapsed time, and luigid's status
         message and percentage (None: the percentage stays as it was)."""

@@ -151,6 +151,9 @@ class RefitModel(_Stage, _SelectParams):
             t.input() for t in self.requires().requires() if t.candidate == selection["selected"]
         )
 
+    def _report(self) -> Path:
+        return Path(self.input().path).with_name("report.html")  # the candidates' report
+
     def produce(self) -> None:
         import joblib
         import pandas as pd
@@ -159,7 +162,9 @@ class RefitModel(_Stage, _SelectParams):
 
         selection = json.loads(Path(self.input().path).read_text())
         if not self.select.get("refit", True):
-            self._write_json({"refit": False, "test": selection["metrics"]["test"]})
+            train_ids = json.loads(Path(self.clone(Split).output().path).read_text())["train"]
+            kept = {"refit": False, "rows": len(train_ids), "test": selection["metrics"]["test"]}
+            self._write_json(evaluate.write_report(self.folder, self._report(), selection, kept))
             return
         table, parts = _load_split(self)
         X, y = _part(table, [*parts["train"], *parts["validation"]])
@@ -175,7 +180,8 @@ class RefitModel(_Stage, _SelectParams):
         joblib.dump(model, self.folder / "model.joblib")
         X_test, y_test = _part(table, parts["test"])
         test = evaluate.classification_metrics(model, X_test, pd.Series(y_test))
-        self._write_json({"refit": True, **refit, "test": test, "before": selection["metrics"]})
+        record = {"refit": True, **refit, "test": test, "before": selection["metrics"]}
+        self._write_json(evaluate.write_report(self.folder, self._report(), selection, record))
         self._progress(100, f"test macro-F1 {selection['metrics']['test']['macro_f1']:.3f} → "
                             f"{test['macro_f1']:.3f} after the refit")  # fmt: skip
 

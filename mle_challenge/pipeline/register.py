@@ -94,14 +94,17 @@ class RegisterModel(_Stage, _SelectParams):
             metrics=facts.metrics,
             params=facts.params,
             data_fingerprint=str(self.data_hash),
-            report_path=str((selected.parent / "report.html").resolve()),
+            report_path=refit["report"],
             name=str(self.register["model_name"]),
             extra_files=facts.extra_files,
             city=facts.city,
         )
         if shared.push_registered(tag):  # MLE_REGISTRY: every machine can pull it
             self._progress(90, f"pushed {tag} to the shared registry")
-        self._write_json({"tag": tag, **selection, "metrics": facts.metrics, "refit": refit})
+        self._write_json(
+            {"tag": tag, **selection, "report": refit["report"], "metrics": facts.metrics}
+            | {"refit": refit}
+        )
         self._progress(100, f"registered {tag}")
 
 

@@ -59,6 +59,7 @@ def _build(
     model_name: str | None,
 ) -> TrainingOutcome:
     from mle_challenge.config import check_model_name
+    from mle_challenge.lifecycle import failures
 
     # A plain string of the resolved path: the task's id names the file actually read.
     task = TrainingPipeline(
@@ -73,6 +74,7 @@ def _build(
         # Several workers on one luigid: a worker whose next task another worker is running
         # waits for it, then goes on with what depends on it, instead of stopping there.
         luigi.configuration.get_config().set("worker", "keep_alive", "true")
+    failures.quiet_our_errors()
     result = luigi.build(
         [task], workers=workers, detailed_summary=True, log_level="WARNING", **scheduler
     )
@@ -80,6 +82,7 @@ def _build(
     # permission" in this worker's summary: the run is good when the pipeline is complete.
     ok = result.status in _OK or (result.status == LuigiStatusCode.NOT_RUN and task.complete())
     if not ok:
+        failures.raise_task_error(result.worker)  # bad data: our one line, not Luigi's summary
         return TrainingOutcome(ok=False, summary=result.summary_text, table="")
     return TrainingOutcome(
         ok=True,
@@ -91,29 +94,6 @@ def _build(
 
 
 def _table(task: TrainingPipeline) -> str:
-    record = task.registered()
-    lines = [
-        f"{'candidate':<16} {'val acc':>8} {'val F1':>8} {'test acc':>9} {'test F1':>8} "
-        f"{'test AUC':>9}"
-    ]
-    for name, m in sorted(record["candidates"].items()):
-        mark = " *" if name == record["selected"] else ""
-        v, t = m["validation"], m["test"]
-        lines.append(
-            f"{name + mark:<16} {v['accuracy']:>8.3f} {v['macro_f1']:>8.3f} "
-            f"{t['accuracy']:>9.3f} {t['macro_f1']:>8.3f} {t['roc_auc_ovr'] or 0:>9.3f}"
-        )
-    lines.append(f"selected: {record['selected']} (by validation {record['metric']})")
-    refit = record.get("refit") or {}
-    if refit.get("refit"):
-        t = refit["test"]
-        rounds = refit.get("rounds")
-        more = f", {rounds['before']} → {rounds['after']} rounds" if rounds else ""
-        lines.append(
-            f"{'refit':<16} {'':>8} {'':>8} {t['accuracy']:>9.3f} {t['macro_f1']:>8.3f} "
-            f"{t['roc_auc_ovr'] or 0:>9.3f}   on {refit['rows']:,} training + validation "
-            f"rows{more}"
-        )
-    lines.append(f"registered: {record['tag']}")
-    lines.append(f"report: {record['report']}")
-    return "\n".join(lines)
+    from mle_challenge.model.evaluate import training_table
+
+    return training_table(task.registered())
