@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -118,7 +119,12 @@ def test_a_second_once_on_the_same_file_is_unchanged_and_fast(ws: Workspace) -> 
     assert done.stdout.startswith(f"unchanged {production}")
     last = ws.runs()[-1]
     assert last["outcome"] == "unchanged" and last["tag"] == production
-    assert last["seconds"] < 20
+    # fast because the cache found every stage up to the model: only the gate ran again (its
+    # no-regression check now compares with the model the first run promoted). A figure in
+    # seconds is no test on a loaded machine; the stages' progress lines say what ran.
+    logs = sorted((ws.root / "out" / "schedule" / "runs").glob("*/train.log"))
+    progress = re.findall(r"^\[[^]]+\] (\w+)", logs[-1].read_text(), flags=re.MULTILINE)
+    assert set(progress) == {"gate"}, logs[-1].read_text()
     assert ws.models() == models and ws.production() == production
     shown = subprocess.run(
         [sys.executable, "-m", "mle_challenge.cli", "models", "history"],
