@@ -6,10 +6,18 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mle_challenge.errors import ConfigError
@@ -33,6 +41,17 @@ def model_name_problem(name: str) -> str | None:
     if len(name) > _NAME_MAX or _NAME.match(name) is None:
         return f"invalid model name {name!r}: {NAME_RULE}"
     return None
+
+
+def _valid_model_name(name: str) -> str:
+    problem = model_name_problem(name)
+    if problem is not None:
+        raise ValueError(problem)
+    return name
+
+
+ModelName = Annotated[str, AfterValidator(_valid_model_name)]
+"""A registered model's name, checked by BentoML's rule (in a pydantic model)."""
 
 
 def check_model_name(name: str) -> str:
@@ -259,17 +278,9 @@ class SelectParams(BaseModel):
 
 class RegisterParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    model_name: str = Field(
+    model_name: ModelName = Field(
         MODEL_NAME, description="The registered name: one per city (`train --model-name`)."
     )
-
-    @field_validator("model_name")
-    @classmethod
-    def _model_name(cls, name: str) -> str:
-        problem = model_name_problem(name)
-        if problem is not None:
-            raise ValueError(problem)
-        return name
 
 
 class GateParams(BaseModel):
@@ -365,15 +376,21 @@ def params_source(given: str | Path | None, folder: Path | None = None) -> Param
     return ParamsSource(PACKAGED_PARAMS, "packaged defaults")
 
 
+def read_yaml(file: Path, what: str, option: str) -> Any:
+    """The YAML in ``file`` (a ``what`` file, named by ``option``); one clear error if it is
+    absent or not YAML."""
+    try:
+        return yaml.safe_load(file.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{what} file not found: {file}. Pass {option} PATH.") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file} is not valid YAML: {exc}") from exc
+
+
 def load_params(path: str | Path) -> Params:
     """Read and validate ``params.yaml``; errors name the file and the offending key."""
     file = Path(path)
-    try:
-        raw = yaml.safe_load(file.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"parameter file not found: {file}. Pass --params PATH.") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{file} is not valid YAML: {exc}") from exc
+    raw = read_yaml(file, "parameter", "--params")
     try:
         return Params.model_validate(raw or {})
     except ValidationError as exc:

@@ -26,26 +26,36 @@ class OutputsBusy(MleError):
 
 
 @contextlib.contextmanager
-def outputs_lock(outputs: str) -> Iterator[Path]:
-    """Hold the outputs folder's training lock; raise :class:`OutputsBusy` if another run
-    holds it. The lock goes with the process, so a killed run never leaves it held."""
-    path = Outputs(outputs).local / LOCK_FILE
+def exclusive(path: Path) -> Iterator[str | None]:
+    """Hold an exclusive lock on ``path``: yields None when held here, else who holds it
+    ("pid N"). The lock goes with the process, so a killed holder never leaves it held."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip() or "?"
-            raise OutputsBusy(
-                f"another run is using {outputs} (pid {holder}): wait for it to finish, or "
-                "give this one another --outputs"
-            ) from None
+            yield f"pid {handle.read().strip() or '?'}"
+            return
         try:
             handle.seek(0)
             handle.truncate()
             handle.write(str(os.getpid()))
             handle.flush()
-            yield path
+            yield None
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def outputs_lock(outputs: str) -> Iterator[Path]:
+    """Hold the outputs folder's training lock; raise :class:`OutputsBusy` if another run
+    holds it."""
+    path = Outputs(outputs).local / LOCK_FILE
+    with exclusive(path) as holder:
+        if holder is not None:
+            raise OutputsBusy(
+                f"another run is using {outputs} ({holder}): wait for it to finish, or "
+                "give this one another --outputs"
+            )
+        yield path

@@ -26,6 +26,7 @@ from pydantic import Field as PydanticField
 
 from mle_challenge.config import (
     GateParams,
+    ModelName,
     MonitorParams,
     SelectParams,
     SplitParams,
@@ -220,7 +221,7 @@ class Serving(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     route: str = "predict"
     answer: str | None = None  # None: the target's name
-    model_name: str
+    model_name: ModelName
     request: Titled = Titled(title="Request", description="One row, flat.")
     response: Titled = Titled(
         title="Answer", description="The answer for one row.", id_description="The id asked about."
@@ -233,14 +234,6 @@ class Serving(BaseModel):
         if not _IDENTIFIER.match(route):
             raise ValueError(f"route {route!r} must be a plain word such as classify")
         return route
-
-    @field_validator("model_name")
-    @classmethod
-    def _model_name(cls, name: str) -> str:
-        problem = model_name_problem(name)
-        if problem is not None:
-            raise ValueError(problem)
-        return name
 
 
 class GateCase(BaseModel):

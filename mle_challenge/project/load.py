@@ -9,10 +9,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from mle_challenge.config import GateParams, Params, PricesParams, RegisterParams
+from mle_challenge.config import GateParams, Params, PricesParams, RegisterParams, read_yaml
 from mle_challenge.errors import ConfigError
 from mle_challenge.project.declaration import (
     KINDS,
@@ -83,13 +82,7 @@ def project_source(
 def load_project(path: str | Path) -> Project:
     """Read and validate a project file; errors name the file and the key, and say the fix."""
     file = Path(path)
-    try:
-        raw = yaml.safe_load(file.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"project file not found: {file}. Pass --project PATH.") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{file} is not valid YAML: {exc}") from exc
-    return parse_project(raw, str(file))
+    return parse_project(read_yaml(file, "project", "--project"), str(file))
 
 
 def parse_project(raw: Any, source: str = "the project") -> Project:

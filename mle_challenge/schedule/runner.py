@@ -3,17 +3,15 @@ record. A lock file in ``<outputs>/schedule/`` keeps runs single across processe
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
-import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mle_challenge.errors import MleError
+from mle_challenge.pipeline.lock import exclusive
 from mle_challenge.schedule.child import (
     Interrupted,
     Training,
@@ -38,25 +36,8 @@ from mle_challenge.schedule.outcome import (
 log = logging.getLogger(__name__)
 
 
-@contextlib.contextmanager
-def single_run(path: Path) -> Iterator[str | None]:
-    """Hold the run lock at ``path``: yields None when held here, else who holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            yield f"pid {handle.read().strip() or '?'}"
-            return
-        try:
-            handle.seek(0)
-            handle.truncate()
-            handle.write(str(os.getpid()))
-            handle.flush()
-            yield None
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+# One scheduled run at a time, across processes: the lock the training runs take too.
+single_run = exclusive
 
 
 class Runner:
