@@ -656,7 +656,7 @@ def follow(poll: float, gap: float) -> None:
 
     import requests
 
-    from mle_challenge.model.schema import EXAMPLE_LISTING
+    from tests.support.airbnb import EXAMPLE_LISTING
 
     with tempfile.TemporaryDirectory(prefix="bench-follow-") as scratch:
         folder = Path(scratch)

@@ -29,13 +29,13 @@ from mle_challenge.config import get_settings
 from mle_challenge.model.city import edges_of
 from mle_challenge.model.predictor import Predictor
 from mle_challenge.model.schema import (
-    EXAMPLE_LISTING,
     Classification,
     ModelInfo,
     answers_for,
     listing_model,
 )
 from mle_challenge.monitoring.log import PredictionLog
+from mle_challenge.project import airbnb
 from mle_challenge.serving.follow import Follower, Served, served
 from mle_challenge.serving.guard import RequestGuard
 from mle_challenge.serving.openapi import PublishedDocs, client_schema, published
@@ -270,7 +270,7 @@ def published_document() -> dict[str, Any]:
         city = contract.city
         listing = listing_model(contract.categories, contract.area, city.example if city else None)
         edges = edges_of(city)
-        example = city.example if city else EXAMPLE_LISTING
+        example = city.example if city else dict(airbnb().serving.example or {})
     batch = Annotated[list[listing], Field(min_length=1, max_length=MAX_BATCH)]  # type: ignore[valid-type]
     return published(
         PriceClassifier.openapi_spec.asdict(),  # type: ignore[attr-defined]

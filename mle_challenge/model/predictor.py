@@ -21,6 +21,7 @@ from mle_challenge.model.decision import decide, describe, unwrap
 from mle_challenge.model.fastpath import CompiledBoosting
 from mle_challenge.model.features import ListingFeatures, input_area, input_categories
 from mle_challenge.project import Project, airbnb, saved_project
+from mle_challenge.project.request import Request, request_model
 
 # Above this many rows sklearn's compiled loop over rows beats the level-by-level walk
 # (measured on the NYC model: 0.9 ms against 5.1 ms at 32 rows, 4.4 against 3.6 at 64).
@@ -120,19 +121,25 @@ class Predictor:
     def example(self) -> dict[str, Any]:
         """A request this model accepts: a real training listing when the model saved one, else
         the API's example moved into the model's categories and area."""
-        from mle_challenge.model.schema import EXAMPLE_LISTING
-
         city = self.city
         if city is not None:
             return dict(city.example)
-        example, categories, area = dict(EXAMPLE_LISTING), self.categories, self.area
-        for field in ("room_type", "neighbourhood"):
-            if example[field] not in categories[field]:
+        example, categories = dict(self.project.serving.example or {}), self.categories
+        for field in self.project.of_kind("category"):
+            if example.get(field) not in categories[field]:
                 example[field] = categories[field][0]
-        for field, (low, high) in (("latitude", area.latitude), ("longitude", area.longitude)):
+        area = self.area
+        for field, (low, high) in self.project.area_bounds(area.latitude, area.longitude).items():
             if not low <= example[field] <= high:
                 example[field] = round((low + high) / 2, 5)
         return example
+
+    def request_model(self) -> type[Request]:
+        """The request model of this model: its declaration's fields, with the levels and area
+        it learned and its example (built when a service loads it, never at import)."""
+        area = self.area
+        bounds = self.project.area_bounds(area.latitude, area.longitude)
+        return request_model(self.project, self.categories, bounds, self.example)
 
     def predict_records(self, records: Sequence[Mapping[str, Any]]) -> Predictions:
         """Predict API-shaped dicts (the ``/classify`` fields; extra keys are ignored)."""

@@ -21,22 +21,6 @@ from mle_challenge.project.request import Request, request_model
 if TYPE_CHECKING:
     from mle_challenge.model.predictor import Predictor
 
-# The API's example for models that saved none (a model's own is a real training listing).
-EXAMPLE_LISTING: dict[str, Any] = {
-    "id": 1001,
-    "accommodates": 4,
-    "room_type": "Entire home/apt",
-    "beds": 2,
-    "bedrooms": 1,
-    "bathrooms": 2,
-    "neighbourhood": "Brooklyn",
-    "tv": 1,
-    "elevator": 1,
-    "internet": 0,
-    "latitude": 40.71383,
-    "longitude": -73.9658,
-}
-
 PriceCategory = StrEnum("PriceCategory", [(c, c) for c in CATEGORIES])  # type: ignore[misc]
 
 

@@ -26,7 +26,7 @@ from pydantic import TypeAdapter
 from mle_challenge.lifecycle.shared import UntrustedAlias
 from mle_challenge.model.features import API_FEATURES
 from mle_challenge.model.predictor import Predictor
-from mle_challenge.model.schema import answers_for, listing_model
+from mle_challenge.model.schema import answers_for
 
 logger = logging.getLogger("mle_challenge.follow")
 
@@ -50,12 +50,13 @@ def served(predictor: Predictor, max_batch: int) -> Served:
 
     from pydantic import Field
 
-    listing = listing_model(predictor.categories, predictor.area, predictor.example)
+    listing = predictor.request_model()  # from the declaration the model was trained with
     batch = Annotated[list[listing], Field(min_length=1, max_length=max_batch)]  # type: ignore[valid-type]
+    route = f"/{predictor.project.serving.route}"
     return Served(
         predictor=predictor,
         listing=listing,
-        adapters={"/classify": TypeAdapter(listing), "/classify_batch": TypeAdapter(batch)},
+        adapters={route: TypeAdapter(listing), f"{route}_batch": TypeAdapter(batch)},
     )
 
 

@@ -13,9 +13,9 @@ import requests
 
 from mle_challenge.data.clean import clean_listings
 from mle_challenge.data.synthetic import generate_listings
-from mle_challenge.model.schema import EXAMPLE_LISTING
 from tests.conftest import serve_from_source
 from tests.e2e.conftest import Cli
+from tests.support.airbnb import EXAMPLE_LISTING
 from tests.support.processes import stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

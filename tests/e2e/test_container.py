@@ -14,7 +14,7 @@ import pytest
 import requests
 import yaml
 
-from mle_challenge.model.schema import EXAMPLE_LISTING
+from tests.support.airbnb import EXAMPLE_LISTING
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

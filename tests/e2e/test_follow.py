@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import requests
 
-from mle_challenge.model.schema import EXAMPLE_LISTING
 from tests.conftest import ROOT, serve_from_source
+from tests.support.airbnb import EXAMPLE_LISTING
 from tests.support.processes import stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.service, pytest.mark.slow]

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import requests
 
-from mle_challenge.model.schema import EXAMPLE_LISTING
 from mle_challenge.monitoring.log import PredictionLog, connect, read_predictions, resolve_url
 from mle_challenge.serving.client import PriceClient
 from tests.conftest import serve_from_source
+from tests.support.airbnb import EXAMPLE_LISTING
 from tests.support.processes import Postgres
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -18,8 +18,8 @@ import requests
 import yaml
 
 from mle_challenge.data.synthetic import generate_listings
-from mle_challenge.model.schema import EXAMPLE_LISTING
 from tests.conftest import ROOT, serve_from_source
+from tests.support.airbnb import EXAMPLE_LISTING
 from tests.support.processes import S3, stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

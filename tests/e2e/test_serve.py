@@ -17,7 +17,7 @@ import requests
 import yaml
 
 from mle_challenge import __version__
-from mle_challenge.model.schema import EXAMPLE_LISTING
+from tests.support.airbnb import EXAMPLE_LISTING
 
 pytestmark = [pytest.mark.e2e, pytest.mark.service]
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from starlette.testclient import TestClient
 
-from mle_challenge.model.schema import EXAMPLE_LISTING
+from tests.support.airbnb import EXAMPLE_LISTING
 
 pytestmark = pytest.mark.service
 

@@ -9,7 +9,8 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from mle_challenge.model.city import NYC_AREA, Area
-from mle_challenge.model.schema import EXAMPLE_LISTING, listing_model
+from mle_challenge.model.schema import listing_model
+from tests.support.airbnb import EXAMPLE_LISTING
 
 pytestmark = pytest.mark.unit
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mle_challenge.model.schema import EXAMPLE_LISTING
 from mle_challenge.monitoring.log import (
     SCHEMA_VERSION,
     Answered,
@@ -24,6 +23,7 @@ from mle_challenge.monitoring.log import (
     record_batch_run,
     resolve_url,
 )
+from tests.support.airbnb import EXAMPLE_LISTING
 
 pytestmark = pytest.mark.unit
 

@@ -14,8 +14,9 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from mle_challenge.model.city import NYC_AREA
-from mle_challenge.model.schema import EXAMPLE_LISTING, listing_model
+from mle_challenge.model.schema import listing_model
 from mle_challenge.serving.guard import RequestGuard
+from tests.support.airbnb import EXAMPLE_LISTING
 
 pytestmark = pytest.mark.unit
 
