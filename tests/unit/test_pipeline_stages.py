@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -258,17 +257,30 @@ def test_a_luigi_stage_prints_and_sets_its_status(capsys: pytest.CaptureFixture[
 def test_a_second_run_on_the_same_outputs_is_one_clear_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Check that `train` on an outputs folder another run is using stops at once, in one
-    line naming the folder (it met Luigi's FileAlreadyExists and left a temporary file)."""
+    """Check that `train` on an outputs folder another run is using waits for it, saying so in
+    one line naming the folder, then runs (it met Luigi's FileAlreadyExists and left a
+    temporary file)."""
+    import subprocess
+    import sys
+    import time
+
     from mle_challenge.cli import main
-    from mle_challenge.pipeline.lock import outputs_lock
 
     outputs = str(tmp_path / "outputs")
-    with outputs_lock(outputs):
-        code = main(["train", "--listings", str(tmp_path / "absent.csv"), "--outputs", outputs])
-    err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1
-    assert err.startswith(f"error: another run is using {outputs} (pid {os.getpid()})")
+    holder = subprocess.Popen(  # another run: holds the lock for 2 s
+        [sys.executable, "-c", "import sys, time\nfrom mle_challenge.pipeline.lock import "
+         "outputs_lock\nwith outputs_lock(sys.argv[1]):\n    print('held', flush=True)\n"
+         "    time.sleep(2)", outputs],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    started = time.monotonic()
+    code = main(["train", "--listings", str(tmp_path / "absent.csv"), "--outputs", outputs])
+    waited = time.monotonic() - started
+    holder.wait()
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"another run is using {outputs} (pid {holder.pid}): waiting for it to finish"
+    assert code == 2 and "absent.csv" in err[1]  # then it ran: the listings are not there
+    assert waited > 0.5  # it did wait for the holder (no speed is asserted)
     assert not list((tmp_path / "outputs").rglob("*luigi-tmp*"))
-    with outputs_lock(outputs):  # released: the next run takes it
-        pass
