@@ -242,12 +242,15 @@ def test_a_missing_production_model_is_a_clear_error(
 
 
 def test_failing_task_exits_non_zero(tmp_path: Path, synthetic_csv: Path) -> None:
-    """Check that a task failure (bad model parameter) gives a non-zero exit and the summary."""
+    """Check that a task failure (bad model parameter) exits 2 with one line naming the
+    parameter, not Luigi's traceback, and registers nothing."""
     params = json.loads(json.dumps(FAST_PARAMS))
     params["train"]["candidates"]["hist_gb"]["params"]["no_such_param"] = 1
     result = _train(tmp_path, synthetic_csv, _write_params(tmp_path / "p.yaml", params))
-    assert result.returncode != 0
-    assert "failed" in result.stdout and "TrainCandidate" in result.stdout
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "invalid parameters for candidate" in errors[0]
+    assert "no_such_param" in errors[0] and "Traceback" not in result.stderr
     assert not _models(tmp_path)
 
 
