@@ -43,6 +43,9 @@ def test_bad_training_data_gets_one_line(
     raw.to_csv(listings, index=False)
     result = _train(listings, tmp_path)
     assert result.returncode == 2, result.stderr
+    # Progress lines ("[1 s] preprocess: started ...") come first, on stderr too; the answer to
+    # bad data is one error line.
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], lines
+    errors = [line for line in lines if not line.startswith("[")]
+    assert len(errors) == 1 and errors[0].startswith("error: ") and expected in errors[0], lines
     assert "Traceback" not in result.stdout + result.stderr
