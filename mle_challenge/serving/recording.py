@@ -4,18 +4,26 @@
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import itertools
 import json
 import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from mle_challenge import CATEGORIES
 from mle_challenge.lifecycle.store import state_dir
 from mle_challenge.model.schema import Classification
-from mle_challenge.monitoring.log import Answered, LogHealth, PredictionLog, resolve_url
+from mle_challenge.monitoring.log import (
+    Answered,
+    LogHealth,
+    PredictionLog,
+    hidden_url,
+    resolve_url,
+)
 
 # Unique across workers, restarts and machines. A pid and a start second were not: replicas
 # in containers started together have the same pid and second, their request ids matched, and
@@ -31,13 +39,21 @@ _request_key: contextvars.ContextVar[str | None] = contextvars.ContextVar("mle_k
 _gauges: dict[str, Any] = {}
 
 
+def spill_folder(url: str) -> Path:
+    """Where rows for the database at ``url`` wait while it does not answer: a folder per
+    database (a hash of its URL, password left out), so that a writer only ever replays rows
+    into the database they were answered for, whichever other logs share the state folder."""
+    digest = hashlib.sha256(hidden_url(url).encode()).hexdigest()[:16]
+    return state_dir() / "prediction-log-spill" / digest
+
+
 def open_log(setting: str) -> PredictionLog | None:
     """The worker's prediction log for ``MLE_PREDICTION_LOG`` (None when it is ``off``); its
     state is kept in ``/metrics`` (``mle_prediction_log_degraded``, ``..._held_rows``)."""
     url = resolve_url(setting, state_dir())
     if url is None:
         return None
-    log = PredictionLog(url, state_dir() / "prediction-log-spill")
+    log = PredictionLog(url, spill_folder(url))
     log.state_observers.append(_gauge_health)
     return log
 

@@ -183,9 +183,9 @@ def test_a_frozen_postgres_at_stop_costs_no_row_and_no_long_wait(
                 os.kill(pid, signal.SIGCONT)
     assert set(counts) == {"answered rows"}, counts
     # The workers are gone: their spill files are replayed by the next writer, here this one.
-    from mle_challenge.lifecycle.store import state_dir
+    from mle_challenge.serving.recording import spill_folder
 
-    replayer = PredictionLog(url_, state_dir() / "prediction-log-spill")
+    replayer = PredictionLog(url_, spill_folder(url_))
     deadline = time.monotonic() + 60
     while len(read_predictions(url_, since=started)) < counts["answered rows"]:
         assert time.monotonic() < deadline, replayer.health()

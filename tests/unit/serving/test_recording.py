@@ -94,3 +94,15 @@ def test_a_malformed_key_is_refused_with_the_fix(key: bytes) -> None:
 def test_health_of_a_log_that_is_off() -> None:
     """Check that no log is reported as off, not degraded."""
     assert log_health(None) == {"state": "off", "degraded": False}
+
+
+def test_each_database_has_its_own_spill_folder() -> None:
+    """Check that rows spilled for one database are never in another's folder (a writer
+    replays its folder into its own database), and that a new password keeps the folder."""
+    from mle_challenge.serving.recording import spill_folder
+
+    a = spill_folder("postgresql://mle:one@db:5432/log")
+    assert a == spill_folder("postgresql://mle:two@db:5432/log")
+    assert a != spill_folder("postgresql://mle:one@db:5432/other")
+    assert a != spill_folder("sqlite:////var/lib/mle/predictions.db")
+    assert a.parent.name == "prediction-log-spill"
