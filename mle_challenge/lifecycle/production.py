@@ -339,11 +339,6 @@ def listing(name: str = MODEL_NAME) -> ModelListing:
     return ModelListing(sorted(rows, key=lambda row: row["created"], reverse=True), problem)
 
 
-def model_rows(name: str = MODEL_NAME) -> list[dict[str, Any]]:
-    """The rows of :func:`listing`."""
-    return listing(name).rows
-
-
 def _row(stored: Any, alias: Alias | None) -> dict[str, Any]:
     info = stored.info
     metrics: Any = (info.metadata.get("metrics") if info else None) or {}

@@ -180,7 +180,7 @@ def test_edited_metadata_is_damage(home: Path, fitted: Any) -> None:
     info = yaml.safe_load(path.read_text())
     info["metadata"]["metrics"]["accuracy"] = 0.99
     path.write_text(yaml.safe_dump(info))
-    (row,) = production.model_rows()
+    (row,) = production.listing().rows
     assert "does not match" in row["problem"]
     with pytest.raises(store.IntegrityError):
         store.verified(tag)
@@ -195,7 +195,7 @@ def test_an_older_hash_still_verifies_and_is_shown_as_not_covering_metadata(
     older = "artifacts-sha256:" + store._yaml_digest(store.model_path(tag), shown=False)
     store.update_card(tag, content_hash=older)
     assert store.verified(tag) == tag
-    (row,) = production.model_rows()
+    (row,) = production.listing().rows
     assert row["problem"] is None and row["metadata_verified"] is False
 
 
@@ -226,7 +226,7 @@ def test_a_sealed_model_moved_by_bentoml_is_accepted(
     """Check that a model moved by `bentoml models export/import` is listed with the fix,
     and that `models accept` checks its seal and records it, after which it verifies."""
     tag = _exported_and_imported(register_dummy(fitted), tmp_path)
-    (row,) = production.model_rows()
+    (row,) = production.listing().rows
     assert f"mle-challenge models accept {tag}" in row["problem"]
     assert main(["models", "accept", tag]) == 0
     assert "signed seal matches" in capsys.readouterr().out

@@ -105,10 +105,10 @@ def test_each_name_has_its_own_alias_and_history(home: Path, fitted: Any) -> Non
     assert production.production_tag(BOSTON) == boston1
     assert [e["action"] for e in production.history(BOSTON)] == ["promote", "promote", "rollback"]
 
-    rows = production.model_rows(BOSTON)
+    rows = production.listing(BOSTON).rows
     assert {r["tag"] for r in rows} == {boston1, boston2}
     assert [r["tag"] for r in rows if r["production"]] == [boston1]
-    assert [r["tag"] for r in production.model_rows(NYC)] == [nyc]
+    assert [r["tag"] for r in production.listing(NYC).rows] == [nyc]
     assert (home / "mle_challenge" / "aliases" / BOSTON / "history.jsonl").is_file()
 
 

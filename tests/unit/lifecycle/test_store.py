@@ -88,7 +88,7 @@ def test_damaged_entries_are_named_and_never_adopted(home: Path, fitted: Any) ->
     pickle.write_bytes(pickle.read_bytes()[:40])  # a kill mid-copy, as BentoML alone allows
     (home / "models" / "price_classifier" / "emptyversion").mkdir()
 
-    rows = {r["tag"]: r for r in production.model_rows()}
+    rows = {r["tag"]: r for r in production.listing().rows}
     assert "incomplete" in rows["price_classifier:emptyversion"]["problem"]
     assert "does not match" in rows[tag]["problem"]
     assert registry.find_by_fingerprint("f1") is None
