@@ -27,7 +27,7 @@ import pandas as pd
 from mle_challenge import CATEGORIES
 from mle_challenge.config import GateParams
 from mle_challenge.lifecycle.store import verified
-from mle_challenge.model.city import MIN_NEIGHBOURHOOD_ROWS, City
+from mle_challenge.model.city import MIN_NEIGHBOURHOOD_ROWS, City, Neighbourhood
 from mle_challenge.project import airbnb
 from mle_challenge.project.declaration import GateCase, Project
 
@@ -105,10 +105,10 @@ def _placed_case(
             return Case(case.name, case.forbidden, None, why)
         listing[name] = known[0]
     for name, which in case.at.items():
-        level = _level(city, which)
-        if isinstance(level, Skip):
-            return Case(case.name, case.forbidden, None, level.why)
-        facts = city.neighbourhoods[level]  # type: ignore[union-attr]
+        placed = _place(city, which)
+        if isinstance(placed, Skip):
+            return Case(case.name, case.forbidden, None, placed.why)
+        level, facts = placed
         listing[name] = level
         for field in project.of_kind("latitude"):
             listing[field] = facts.latitude
@@ -124,9 +124,10 @@ class Skip:
     why: str
 
 
-def _level(city: City | None, which: str) -> str | Skip:
-    """The level a case sits at: the dearest or cheapest with enough training rows, as the
-    model's city facts rank them (they rank the levels of the one place category a city has)."""
+def _place(city: City | None, which: str) -> tuple[str, Neighbourhood] | Skip:
+    """The level a case sits at, with its facts: the dearest or cheapest with enough training
+    rows, as the model's city facts rank them (they rank the levels of the one place category a
+    city has)."""
     if city is None:
         return Skip(
             "the model saved no city facts (registered by an older version): train it again"
@@ -134,7 +135,8 @@ def _level(city: City | None, which: str) -> str | Skip:
     ranked = city.ranked()
     if not ranked:
         return Skip(f"no neighbourhood has {MIN_NEIGHBOURHOOD_ROWS} training listings")
-    return ranked[-1] if which == "dearest" else ranked[0]
+    level = ranked[-1] if which == "dearest" else ranked[0]
+    return level, city.neighbourhoods[level]
 
 
 def _named(name: str, at: Mapping[str, str], levels: list[str]) -> str:

@@ -11,7 +11,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ValidationError
 
-from mle_challenge.config import GateParams, Params, PricesParams, RegisterParams, read_yaml
+from mle_challenge.config import GateParams, Params, RegisterParams, read_yaml
 from mle_challenge.errors import ConfigError
 from mle_challenge.project.declaration import (
     KINDS,
@@ -147,10 +147,12 @@ def project_params(project: Project, override: Params | None = None) -> Params:
     """The stage parameters of ``project``, as the pipeline's tasks read them: each section of
     ``override`` (a parameter file) replaces the project's own."""
     bins = project.target.bins
-    edges: Any = bins.edges if bins is not None else PricesParams().edges
+    # params.yaml's `prices` is the four price categories' edges: a project of four binned
+    # classes gives its own; any other keeps the default, which nothing of it reads.
+    prices = {"edges": bins.edges} if bins is not None and len(bins.labels) == 4 else {}
     params = Params.model_validate(
         {
-            "prices": {"edges": edges} if bins is not None and len(bins.labels) == 4 else {},
+            "prices": prices,
             "split": project.split.model_dump(),
             "train": project.train.model_dump(),
             "select": project.select.model_dump(),
