@@ -190,8 +190,9 @@ class Settings(BaseSettings):
         return key
 
 
-def _message(msg: str) -> str:
-    return msg.removeprefix("Value error, ")  # pydantic's prefix on our validators' messages
+def validation_message(msg: str) -> str:
+    """A pydantic error message without the prefix pydantic puts on our validators' own."""
+    return msg.removeprefix("Value error, ")
 
 
 @lru_cache(maxsize=1)
@@ -201,7 +202,7 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"MLE_{'_'.join(str(p) for p in e['loc']).upper()}: {_message(e['msg'])}"
+            f"MLE_{'_'.join(str(p) for p in e['loc']).upper()}: {validation_message(e['msg'])}"
             for e in exc.errors()
         )
         raise ConfigError(f"invalid environment setting: {problems}") from exc
@@ -395,6 +396,7 @@ def load_params(path: str | Path) -> Params:
         return Params.model_validate(raw or {})
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {_message(e['msg'])}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc'])}: {validation_message(e['msg'])}"
+            for e in exc.errors()
         )
         raise ConfigError(f"invalid parameters in {file}: {problems}") from exc

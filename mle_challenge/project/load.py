@@ -11,7 +11,13 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ValidationError
 
-from mle_challenge.config import GateParams, Params, RegisterParams, read_yaml
+from mle_challenge.config import (
+    GateParams,
+    Params,
+    RegisterParams,
+    read_yaml,
+    validation_message,
+)
 from mle_challenge.errors import ConfigError
 from mle_challenge.project.declaration import (
     KINDS,
@@ -102,7 +108,7 @@ def parse_project(raw: Any, source: str = "the project") -> Project:
 def _problem(error: Any) -> str:
     loc = _without_tags(tuple(error["loc"]))
     where = ".".join(str(p) for p in loc) or "project"
-    message = str(error["msg"]).removeprefix("Value error, ")
+    message = validation_message(str(error["msg"]))
     if error["type"] == "extra_forbidden":
         keys = _keys_at(tuple(error["loc"])[:-1])
         hint = f"; the keys here are {', '.join(keys)}" if keys else ""
