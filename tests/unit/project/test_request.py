@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from mle_challenge.model.city import Area
 from mle_challenge.model.schema import Classification
 from mle_challenge.project import AIRBNB, load_project, parse_project
 from mle_challenge.project.request import answer_model, camel, request_model
@@ -15,9 +14,6 @@ from mle_challenge.project.request import answer_model, camel, request_model
 pytestmark = pytest.mark.unit
 
 PROJECT = load_project(AIRBNB)
-LEVELS = {"room_type": ["Entire home/apt", "Private room"], "neighbourhood": ["Bronx", "Brooklyn"]}
-AREA = Area((40.5, 41.0), (-74.3, -73.7))
-BOUNDS = {"latitude": AREA.latitude, "longitude": AREA.longitude}
 
 
 def test_the_airbnb_answer_is_the_hand_written_classification() -> None:
