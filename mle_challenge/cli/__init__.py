@@ -1,4 +1,7 @@
-"""``mle-challenge``: the command line. Our errors become one clear line and a non-zero exit."""
+"""``mle-challenge``: the command line. Our errors become one clear line and a non-zero exit.
+
+May import: every part and every front below it (pipeline, service, schedule); nothing imports it.
+"""
 
 from __future__ import annotations
 
@@ -877,7 +880,3 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     return code if isinstance(code, int) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
