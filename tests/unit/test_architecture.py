@@ -78,10 +78,10 @@ def test_imports_point_down(path: Path) -> None:
 def test_the_parts_are_folders() -> None:
     """Check that the parts are subpackages and only the fronts and shared modules sit on top."""
     top = {p.stem for p in PACKAGE.glob("*.py")}
-    assert top == {"__init__", "config", "errors", "service", "cli"}
+    assert top == {"__init__", "config", "errors", "service"}
     parts = (
         *("project", "data", "model", "lifecycle", "monitoring", "batch", "serving"),
-        *("pipeline", "schedule"),
+        *("pipeline", "schedule", "cli"),
     )
     assert {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()} == set(parts)
     for part in parts:
@@ -102,9 +102,10 @@ FRONT_LINES = 300  # a front's module past this holds more than one idea: split 
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("front", ["pipeline", "schedule"])
+@pytest.mark.parametrize("front", ["pipeline", "schedule", "cli"])
 def test_the_fronts_are_small_modules(front: str) -> None:
-    """Check that the pipeline's and the scheduler's modules each stay under 300 lines."""
+    """Check that the pipeline's, the scheduler's and the command line's modules each stay
+    under 300 lines."""
     sizes = {p.name: len(p.read_text().splitlines()) for p in (PACKAGE / front).glob("*.py")}
     assert len(sizes) > 3, f"{front} is one module again"
     assert not {n: s for n, s in sizes.items() if s > FRONT_LINES}, sizes
