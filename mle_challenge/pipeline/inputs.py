@@ -101,7 +101,7 @@ def _price_rule(prices: Any) -> Any:
 def _load_split(task: luigi.Task) -> tuple[Any, dict[str, list[int]]]:
     import pandas as pd
 
-    from mle_challenge.data.clean import price_category
+    from mle_challenge.data.airbnb_fields import price_category
 
     split_task = task.clone(Split)
     table = pd.read_parquet(split_task.input().path)
