@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from mle_challenge.data.clean import MIN_PRICE, price_category
+from mle_challenge.data.airbnb_fields import MIN_PRICE, price_category
 from mle_challenge.errors import DataValidationError
 
 QUANTILES = (0.25, 0.5, 0.75)

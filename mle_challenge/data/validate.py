@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mle_challenge.data.clean import first_reasons, parse_id, parse_number
+from mle_challenge.data.parse import first_reasons, parse_id, parse_number
 from mle_challenge.project.declaration import (
     CategoryField,
     CountField,

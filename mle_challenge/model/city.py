@@ -145,7 +145,7 @@ class City:
     @property
     def neighbourhood_column(self) -> str:
         """Which raw column the neighbourhood came from: the group where filled, else the
-        cleansed neighbourhood (``data.clean.resolve_neighbourhood``)."""
+        cleansed neighbourhood (``data.airbnb_fields.resolve_neighbourhood``)."""
         used = [c for c, n in self.neighbourhood_source.items() if n]
         return ", else ".join(used) or "none"
 

@@ -22,7 +22,7 @@ import pandas as pd
 
 from mle_challenge import CATEGORIES, PRICE_BINS
 from mle_challenge.config import MonitorParams
-from mle_challenge.data.clean import Actuals
+from mle_challenge.data.actuals import Actuals
 from mle_challenge.errors import MleError
 from mle_challenge.model.city import edges_of
 from mle_challenge.model.features import API_FEATURES

@@ -18,7 +18,8 @@ import pandas as pd
 
 from mle_challenge import PRICE_BINS
 from mle_challenge.config import MonitorParams
-from mle_challenge.data.clean import Actuals, price_category
+from mle_challenge.data.actuals import Actuals
+from mle_challenge.data.airbnb_fields import price_category
 from mle_challenge.model.evaluate import label_metrics
 
 AFTER_SCRAPE = "logged after the later file was scraped"

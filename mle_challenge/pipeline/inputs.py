@@ -39,7 +39,7 @@ class Preprocess(_Stage, _DataParams):
     stage, filename = "preprocess", "clean.parquet"
 
     def code(self) -> str:
-        return code_version("data.clean")
+        return code_version("data.clean", "data.airbnb_fields", "data.parse")
 
     def own_params(self) -> Any:
         return self.data_hash
@@ -69,7 +69,7 @@ class Split(_Stage, _SplitParams):
         return self.clone(Preprocess)
 
     def code(self) -> str:
-        return code_version("data.split")
+        return code_version("data.split", "data.airbnb_fields")  # price_category
 
     def own_params(self) -> Any:
         return {"split": dict(self.split), "prices": _price_rule(self.prices)}
@@ -101,7 +101,7 @@ def _price_rule(prices: Any) -> Any:
 def _load_split(task: luigi.Task) -> tuple[Any, dict[str, list[int]]]:
     import pandas as pd
 
-    from mle_challenge.data.clean import price_category
+    from mle_challenge.data.airbnb_fields import price_category
 
     split_task = task.clone(Split)
     table = pd.read_parquet(split_task.input().path)

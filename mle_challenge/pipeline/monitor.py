@@ -37,7 +37,7 @@ def run_monitor(
     from datetime import UTC
 
     from mle_challenge.config import get_settings, load_params, params_source
-    from mle_challenge.data.clean import read_actuals
+    from mle_challenge.data.actuals import read_actuals
     from mle_challenge.lifecycle.store import state_dir
     from mle_challenge.monitoring import monitor
     from mle_challenge.monitoring.log import resolve_url

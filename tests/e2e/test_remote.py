@@ -284,7 +284,7 @@ def test_a_later_file_on_s3_is_dated_by_its_upload_and_its_absence_is_no_error(
     from datetime import UTC, datetime, timedelta
 
     from mle_challenge.config import get_settings
-    from mle_challenge.data.clean import read_actuals
+    from mle_challenge.data.actuals import read_actuals
     from mle_challenge.data.sources import modified_at, source_exists
     from mle_challenge.errors import SourceError
 

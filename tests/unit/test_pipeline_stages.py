@@ -138,6 +138,29 @@ def test_a_stage_hashes_the_code_it_calls(stage: str, monkeypatch: pytest.Monkey
     assert _work_modules(task) <= set(hashed), f"{stage} calls code it does not hash"
 
 
+@pytest.mark.parametrize(
+    ("stage", "modules"),
+    [
+        ("Preprocess", {"data.clean", "data.airbnb_fields", "data.parse"}),
+        ("Split", {"data.split", "data.airbnb_fields"}),
+    ],
+)
+def test_a_data_stage_hashes_the_parsers_it_cleans_with(
+    stage: str, modules: set[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Check that the stages hash the modules the cleaning's parsers moved to from
+    data/clean.py (the field parsers, the price categories), not only the module they call:
+    editing a parser must re-clean and re-split."""
+    import mle_challenge.pipeline as pipeline
+
+    task = getattr(pipeline, stage)
+    hashed: list[str] = []
+    module = __import__(task.__module__, fromlist=["code_version"])
+    monkeypatch.setattr(module, "code_version", lambda *names: hashed.extend(names) or "")
+    task.code(None)
+    assert modules <= set(hashed), f"{stage} does not hash {modules - set(hashed)}"
+
+
 def _api_rows() -> pd.DataFrame:
     return pd.DataFrame(
         {

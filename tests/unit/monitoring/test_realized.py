@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mle_challenge.config import MonitorParams
-from mle_challenge.data.clean import read_actuals
+from mle_challenge.data.actuals import read_actuals
 from mle_challenge.errors import DataValidationError
 from mle_challenge.monitoring.realized import (
     AFTER_SCRAPE,
