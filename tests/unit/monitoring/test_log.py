@@ -168,7 +168,8 @@ def test_a_replay_of_rows_already_written_adds_none_twice(tmp_path: Path) -> Non
     # The same rows, spilled by a writer that died before it could replay them.
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    from mle_challenge.monitoring.log import _iso, _row
+    from mle_challenge.monitoring.log.schema import _row
+    from mle_challenge.monitoring.log.spill import _iso
 
     lines = [json.dumps(_row(_answer(i)), default=_iso) for i in range(30)]
     (tmp_path / "spill" / f"predictions-{dead}.jsonl").write_text("\n".join(lines) + "\n")
@@ -225,7 +226,8 @@ def _dead_pid() -> str:
 
 
 def _spilled_lines(ids: range) -> list[str]:
-    from mle_challenge.monitoring.log import _iso, _row
+    from mle_challenge.monitoring.log.schema import _row
+    from mle_challenge.monitoring.log.spill import _iso
 
     return [json.dumps(_row(_answer(i)), default=_iso) for i in ids]
 
@@ -280,7 +282,7 @@ def test_a_spill_write_cut_short_leaves_the_file_as_it_was(
     import errno
     import os
 
-    from mle_challenge.monitoring.log import _append
+    from mle_challenge.monitoring.log.spill import _append
 
     path = tmp_path / "predictions-1.jsonl"
     path.write_text('{"a": 1}\n')
@@ -338,10 +340,10 @@ def test_a_database_that_stops_answering_is_left_behind_and_the_rows_spilled(
     after its timeout, and a stop spills the rows within its budget instead of waiting."""
     import threading
 
-    from mle_challenge.monitoring import log as log_module
+    from mle_challenge.monitoring.log import writer
 
     frozen = threading.Event()
-    monkeypatch.setattr(log_module, "_insert_into", lambda *a, **k: frozen.wait(60))
+    monkeypatch.setattr(writer, "_insert_into", lambda *a, **k: frozen.wait(60))
     url = f"sqlite:///{tmp_path / 'log.sqlite'}"
     log = PredictionLog(url, tmp_path / "spill", statement_seconds=0.3, retry_seconds=0.1)
     for i in range(100):
