@@ -57,7 +57,7 @@ def data_clean(source: str, output: Path) -> None:
     type=click.Choice(["nyc", "boston", "zurich"]),
     default="nyc",
     show_default=True,
-    help="Whose geography and prices: boston has no neighbourhood groups, zurich prices in CHF.",
+    help="Whose geography and prices: boston has no borough-like groups, zurich prices in CHF.",
 )
 @click.option(
     "--layout",
@@ -65,7 +65,7 @@ def data_clean(source: str, output: Path) -> None:
     default="minimal",
     show_default=True,
     help="The file's columns: only those cleaning reads, or a full file of that many columns "
-    "(74: 2021, 75: with `source`, 79: 2025, bathrooms filled, 90: older).",
+    "(74: 2021, 75: with `source`, 79: 2025, bath counts filled, 90: older).",
 )
 @click.option(
     "--output",

@@ -6,10 +6,10 @@ Checks, all on rows the model never saw (the pipeline's test split):
 - behaviour, written as data in the project file (``gate.cases``, ``gate.directional``): the
   ``id`` never changes the answer (invariance); adding to numeric fields, all else equal, does
   not lower the predicted class for the large majority of rows (directional); a few obvious
-  cases (minimum functionality), placed by what the model learned about its city (the Airbnb
-  project's: a large entire home in its dearest neighbourhood is not Low, a room for one in its
-  cheapest is not Lux). A case the data cannot make (no such level, no neighbourhood with
-  enough listings) is skipped with the reason, not failed;
+  cases (minimum functionality), placed by what the model learned about its city (a case may
+  sit at the dearest or cheapest level of the place category, as the Airbnb project's do). A
+  case the data cannot make (no such level, no place with enough training rows) is skipped
+  with the reason, not failed;
 - the contract: the model's example request, through the service's own types, gets a valid
   answer.
 """
@@ -114,7 +114,7 @@ def _placed_case(
             listing[field] = facts.latitude
         for field in project.of_kind("longitude"):
             listing[field] = facts.longitude
-    # "... in the dearest neighbourhood ..." → "... in Manhattan ...": the table names the place.
+    # "... in the dearest <field> ..." → "... in Manhattan ...": the table names the place.
     title = _named(case.name, case.at, [str(listing[name]) for name in case.at])
     return Case(title, case.forbidden, listing)
 
@@ -134,7 +134,7 @@ def _place(city: City | None, which: str) -> tuple[str, Neighbourhood] | Skip:
         )
     ranked = city.ranked()
     if not ranked:
-        return Skip(f"no neighbourhood has {MIN_NEIGHBOURHOOD_ROWS} training listings")
+        return Skip(f"no place has {MIN_NEIGHBOURHOOD_ROWS} training rows")
     level = ranked[-1] if which == "dearest" else ranked[0]
     return level, city.neighbourhoods[level]
 

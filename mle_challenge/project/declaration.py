@@ -267,7 +267,7 @@ class GateSection(GateParams):
 
 
 def _short_form(fields: Any) -> Any:
-    # `tv: flag` is `tv: {kind: flag}`: the common case in one word.
+    # `wifi: flag` is `wifi: {kind: flag}`: the common case in one word.
     if not isinstance(fields, dict):
         return fields
     return {k: {"kind": v} if isinstance(v, str) else v for k, v in fields.items()}

@@ -121,7 +121,7 @@ def _problem(error: Any) -> str:
 
 
 def _without_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    # pydantic puts a field's kind after its name (fields.beds.number.bounds): not a key.
+    # pydantic puts a field's kind after its name (fields.size.number.bounds): not a key.
     if len(loc) >= 3 and loc[0] == "fields" and loc[2] in KINDS:
         return loc[:2] + loc[3:]
     return loc

@@ -71,7 +71,7 @@ class Request(BaseModel):
 
 
 def camel(name: str) -> str:
-    """``room_type`` → ``RoomType``: the name of a field's enum in the API's documents."""
+    """``contract_type`` → ``ContractType``: the name of a field's enum in the API's documents."""
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"_+", name) if part)
 
 
