@@ -6,8 +6,8 @@ by the time a model has served for months. For each declared field (the project'
 - the shares of a few bins (reference deciles for numbers, the frequent values for categories),
   which the population stability index compares;
 - how many values were missing. Training rows may have every value filled while the service
-  accepts nullable fields without one (the Airbnb project's sizes), so missing values are reported beside
-  the bins rather than in them: in a bin they would make every window look drifted;
+  accepts nullable fields without one (the Airbnb project's sizes), so missing values are
+  reported beside the bins rather than in them: in a bin they would make every window look drifted;
 - for numbers, the distribution itself (every distinct value with its count, or 1,001
   quantiles when there are many), which the Kolmogorov-Smirnov test compares;
 - for categories, every value's count, which the chi-square test compares.
