@@ -53,6 +53,6 @@ def test_cases_the_data_cannot_make_are_skipped_with_the_reason() -> None:
     assert only_homes[1].listing is None
     assert only_homes[1].why == "no Shared room or Private room in the training data"
     small = minimum_cases(PROJECT, _city(A=(10, 200.0)), {"room_type": ROOMS})
-    assert all(c.listing is None and "30 training listings" in c.why for c in small)
+    assert all(c.listing is None and "30 training rows" in c.why for c in small)
     legacy = minimum_cases(PROJECT, None, {"room_type": ROOMS})
     assert all(c.listing is None and "train it again" in c.why for c in legacy)
