@@ -26,7 +26,7 @@ from mle_challenge.config import MODEL_NAME
 from mle_challenge.data.sources import BadRow, check_unique
 from mle_challenge.data.validate import check_rows
 from mle_challenge.errors import DataValidationError, SourceError
-from mle_challenge.model.features import API_FEATURES
+from mle_challenge.project import Project, airbnb
 
 _PIECE = 20_000  # rows the predicting thread walks at a time, checking how many cores it has
 
@@ -138,16 +138,20 @@ class Chunk(NamedTuple):
     read: int  # input rows this chunk accounts for
 
 
-def _raw_to_api(chunk: pd.DataFrame, source: str) -> Chunk:
+def _raw_to_api(chunk: pd.DataFrame, source: str, project: Project) -> Chunk:
     """Raw listings → API-shaped typed rows, and the rows cleaning refused (with ``reason``)."""
-    from mle_challenge.data.clean import clean_listings
-    from mle_challenge.model.features import API_FLAGS, to_model_input
+    from mle_challenge.data.clean import AMENITY_FLAGS, clean_listings
+    from mle_challenge.model.features import to_model_input
 
-    result = clean_listings(chunk, source, labelled=False, flags=list(API_FLAGS))
+    # Only the amenity flags the project declares (cleaning names them as the notebook did:
+    # TV for tv).
+    declared = {name.lower() for name in project.of_kind("flag")}
+    flags = [name for name in AMENITY_FLAGS if name.lower() in declared]
+    result = clean_listings(chunk, source, labelled=False, flags=flags)
     assert result.reasons is not None
     bad = result.reasons.notna().to_numpy()
     refused = chunk.loc[bad].assign(reason=result.reasons[bad].to_numpy())
-    api = to_model_input(result.table).assign(id=result.table["id"].to_numpy())
+    api = to_model_input(result.table, project).assign(id=result.table["id"].to_numpy())
     return Chunk(api, chunk.loc[~bad].reset_index(drop=True), refused, len(chunk))
 
 
@@ -160,40 +164,47 @@ def _malformed(bad_rows: list[BadRow], columns: list[str]) -> pd.DataFrame:
     return frame
 
 
-def input_columns(source: str) -> tuple[bool, list[str]]:
-    """Whether ``source`` holds raw listings, and the columns of it that are read."""
+def input_columns(source: str, project: Project | None = None) -> tuple[bool, list[str]]:
+    """Whether ``source`` holds raw listings, and the columns of it that are read (the
+    declared fields of ``project``, default the Airbnb project's, and the id)."""
     from mle_challenge.data.clean import RAW_COLUMNS, REQUIRED_COLUMNS
 
+    fields = tuple((project or airbnb()).fields)
     header = _header(source)
     raw = "amenities" in header
-    required = [c for c in REQUIRED_COLUMNS if c != "price"] if raw else [*API_FEATURES, "id"]
+    required = [c for c in REQUIRED_COLUMNS if c != "price"] if raw else [*fields, "id"]
     missing = [c for c in required if c not in header]
     if missing:
         raise DataValidationError(
             f"{source} is missing column(s) {', '.join(missing)}: give raw Inside Airbnb "
             "listings, or rows with the /classify fields and an id."
         )
-    wanted = RAW_COLUMNS if raw else frozenset((*API_FEATURES, "id"))
+    wanted = RAW_COLUMNS if raw else frozenset((*fields, "id"))
     chosen = [c for c in header if c in wanted]
     check_unique(source, chosen)
     return raw, chosen
 
 
 def api_chunks(
-    source: str, chunk_rows: int = 100_000, layout: tuple[bool, list[str]] | None = None
+    source: str,
+    chunk_rows: int = 100_000,
+    layout: tuple[bool, list[str]] | None = None,
+    project: Project | None = None,
 ) -> Iterator[Chunk]:
     """``source`` as :class:`Chunk` s of API-shaped rows.
 
     Raw Inside Airbnb listings (told by their ``amenities`` column) are cleaned first (typed
     cells), and the rows cleaning refuses come back with a ``reason``; API-shaped rows pass
     as they are (text cells). CSV lines with the wrong number of fields are refused too.
-    ``layout`` is :func:`input_columns`'s answer when the caller has it already.
+    ``layout`` is :func:`input_columns`'s answer when the caller has it already; ``project``
+    the declaration whose fields are read (default: the Airbnb project).
     """
-    raw, columns = layout or input_columns(source)
+    project = project or airbnb()
+    raw, columns = layout or input_columns(source, project)
     bad_rows: list[BadRow] = []
     for chunk in _chunks(source, columns, chunk_rows, bad_rows):
         if raw:
-            piece = _raw_to_api(chunk, source)
+            piece = _raw_to_api(chunk, source, project)
         else:
             piece = Chunk(chunk, chunk, chunk.iloc[:0], len(chunk))
         if bad_rows:
@@ -305,7 +316,7 @@ def predict_file(
     columns = ["id", "price_category", *(f"p_{c}" for c in predictor.classes), "model"]
     labels = pd.CategoricalDtype(list(predictor.classes))
     writer, rejects = _Writer(output), _Writer(report.rejects)
-    layout = input_columns(source)
+    layout = input_columns(source, project)
     reject_columns = [*layout[1], "reason", "raw_line"]
 
     read_all = threading.Event()
@@ -338,7 +349,7 @@ def predict_file(
     started = time.perf_counter()
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict") as pool:
-            for chunk in api_chunks(source, chunk_rows, layout):
+            for chunk in api_chunks(source, chunk_rows, layout, project):
                 report.rows_read += chunk.read
                 if len(chunk.refused):
                     report.add_rejects(chunk.refused["reason"], chunk.refused["id"])

@@ -70,12 +70,12 @@ def assemble(
         price_edges=parts["price_edges"],
         price_rule=parts["price_rule"],
         neighbourhood_source=neighbourhood_source,
-        example=example_listing(rows),
+        example=example_listing(rows, project),
     )
     name = str(selection["selected"])
     # What monitoring compares served listings with: the rows the model was fitted on, and
     # the classes it answered on the test rows.
-    files = dict(reference(to_model_input(rows), refit["test"]["confusion_matrix"]))
+    files = dict(reference(to_model_input(rows, project), refit["test"]["confusion_matrix"]))
     return Registration(
         candidate=name,
         metrics={"validation": selection["metrics"]["validation"], "test": refit["test"]},

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mle_challenge import CATEGORIES, PRICE_BINS
+from mle_challenge import PRICE_BINS
 
 # Past the 0.1–99.9 percentiles of the training listings, a listing is still of the city up to
 # this far: NYC's southernmost listings (Staten Island's tip) lie 7 km past the 0.1 percentile;
@@ -76,36 +76,25 @@ def learn_area(latitude: Any, longitude: Any, margin_km: float = MARGIN_KM) -> A
     )
 
 
-def price_peak(latitude: Any, longitude: Any, labels: Any = None) -> tuple[float, float]:
-    """Where prices peak: the median coordinates of the listings of the dearest category
-    present in ``labels`` (all listings when there are no labels). On NYC it is 1.4 km from
-    Midtown, the centre the notebooks chose by hand."""
+def price_peak(
+    latitude: Any, longitude: Any, labels: Any = None, classes: Sequence[str] | None = None
+) -> tuple[float, float]:
+    """Where the target peaks: the median coordinates of the rows of the last class (in
+    ``classes``' order, else sorted) present in ``labels`` (all rows when there are no labels).
+    On NYC's price categories it is 1.4 km from Midtown, the centre the notebooks chose by
+    hand."""
     lat, lon = np.asarray(latitude, dtype=float), np.asarray(longitude, dtype=float)
     chosen = np.ones(len(lat), dtype=bool)
     if labels is not None:
         text = np.asarray(labels, dtype=object).astype(str)
-        present = [c for c in CATEGORIES if c in set(text)]
+        seen = set(text)
+        present = [c for c in classes if c in seen] if classes is not None else sorted(seen)
         if present:
             chosen = text == present[-1]
     chosen &= ~(np.isnan(lat) | np.isnan(lon))
     if not chosen.any():
-        raise ValueError("no coordinates to find where prices peak")
+        raise ValueError("no coordinates to find where the target peaks")
     return round(float(np.median(lat[chosen])), 5), round(float(np.median(lon[chosen])), 5)
-
-
-def neighbourhood_order(neighbourhoods: Any, labels: Any) -> list[str]:
-    """Neighbourhoods from cheapest to dearest by their listings' mean category rank (ties by
-    name). On NYC's boroughs this is the notebook's hand-made order: Bronx, Queens, Staten
-    Island, Brooklyn, Manhattan."""
-    rank = {c: i for i, c in enumerate(CATEGORIES)}
-    frame = pd.DataFrame(
-        {
-            "name": pd.Series(neighbourhoods, dtype="string").to_numpy(),
-            "rank": pd.Series(labels, dtype="string").map(rank).to_numpy(dtype=float),
-        }
-    ).dropna()
-    means = frame.groupby("name")["rank"].mean()
-    return [str(n) for n, _ in sorted(means.items(), key=lambda kv: (kv[1], kv[0]))]
 
 
 @dataclass(frozen=True)

@@ -1,157 +1,212 @@
 """The one definition of the model's inputs, saved inside every model as a scikit-learn step.
 
 Training, evaluation, batch prediction and the service all hand the model a DataFrame whose
-columns are the ``/classify`` fields (:data:`API_FEATURES`); the encoding lives in the fitted
-pipeline, so training and serving cannot drift apart.
+columns are the project's declared fields (:func:`to_model_input`); the encoding lives in the
+fitted pipeline (:class:`DeclaredFeatures`, built from the declaration), so training and
+serving cannot drift apart. Nothing here names a field: the kinds decide the encoding.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from mle_challenge.model.city import (
-    MIDTOWN,
-    NYC_AREA,
-    Area,
-    learn_area,
-    neighbourhood_order,
-    price_peak,
-)
+from mle_challenge.model.city import Area, learn_area, price_peak
+from mle_challenge.project import Project, airbnb
 
-API_FEATURES: tuple[str, ...] = (
-    "accommodates",
-    "room_type",
-    "beds",
-    "bedrooms",
-    "bathrooms",
-    "neighbourhood",
-    "tv",
-    "elevator",
-    "internet",
-    "latitude",
-    "longitude",
-)
-CATEGORICAL: tuple[str, ...] = ("room_type", "neighbourhood")
-NUMERIC: tuple[str, ...] = tuple(c for c in API_FEATURES if c not in CATEGORICAL)
-
-# The clean table keeps the notebook's flag names; the API uses lower case.
-_CLEAN_TO_API = {"TV": "tv", "Elevator": "elevator", "Internet": "internet"}
-API_FLAGS: tuple[str, ...] = tuple(_CLEAN_TO_API)  # the amenity flags the model takes
-
-# The data scientists' features and their hand-made ordinal codes, kept for the baseline.
-BASELINE_FEATURES: tuple[str, ...] = (
-    "neighbourhood",
-    "room_type",
-    "accommodates",
-    "bathrooms",
-    "bedrooms",
-)
-# What models fitted before these were learned used (BaselineFeatures.neighbourhoods_ learns
-# the order, which on NYC is this one).
-BASELINE_NEIGHBOURHOODS = ("Bronx", "Queens", "Staten Island", "Brooklyn", "Manhattan")
-BASELINE_ROOM_TYPES = ("Shared room", "Private room", "Entire home/apt", "Hotel room")
-
+# Kinds the encoder passes through as floats, in declared order (after the categories).
+NUMERIC_KINDS = ("number", "count", "flag", "latitude", "longitude")
 _ANGLES = (15, 30, 45, 60, 75)  # rotated axes let axis-aligned trees cut diagonal borders
 _COS = tuple(float(np.cos(np.radians(a))) for a in _ANGLES)
 _SIN = tuple(float(np.sin(np.radians(a))) for a in _ANGLES)
+LOCATION_FEATURES = ("distance_to_price_peak", *(f"rotated_{a}" for a in _ANGLES))
+
+# Names models pickled before the encoding was declared still load by (their classes now live
+# with the Airbnb project's own code); also the old constant lists, for callers not yet
+# given a project. Looked up by name, as a project's own code is: the model does not import it.
+_MOVED = {
+    "ListingFeatures": "mle_challenge.airbnb.legacy",
+    "BaselineFeatures": "mle_challenge.airbnb.baseline",
+    "API_FEATURES": "mle_challenge.airbnb.legacy",
+    "CATEGORICAL": "mle_challenge.airbnb.legacy",
+    "NUMERIC": "mle_challenge.airbnb.legacy",
+    "API_FLAGS": "mle_challenge.airbnb.legacy",
+}
 
 
-def to_model_input(clean: pd.DataFrame) -> pd.DataFrame:
-    """The model's input frame, API-named, from the clean table (or API-shaped rows)."""
-    frame = clean.rename(columns=_CLEAN_TO_API)
-    missing = [c for c in API_FEATURES if c not in frame.columns]
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def to_model_input(table: pd.DataFrame, project: Project | None = None) -> pd.DataFrame:
+    """The model's input frame: the declared fields of ``project`` (default: the Airbnb
+    project), in declared order, from the prepared table (or request-shaped rows)."""
+    fields = list((project or airbnb()).fields)
+    frame = table.rename(columns=_case_renames(table.columns, fields))
+    missing = [c for c in fields if c not in frame.columns]
     if missing:
-        raise KeyError(f"model input is missing column(s): {', '.join(missing)}")
-    return frame.loc[:, list(API_FEATURES)].reset_index(drop=True)
+        raise KeyError(
+            f"model input is missing declared field(s): {', '.join(missing)} (the prepared "
+            "table must have a column of each declared field's name)"
+        )
+    return frame.loc[:, fields].reset_index(drop=True)
 
 
-def example_listing(clean: pd.DataFrame) -> dict[str, Any]:
-    """A typical real listing of the clean table, as a ``/classify`` request: every field
-    filled, of the commonest room type and neighbourhood, of median size (the lowest id among
+def _case_renames(columns: Sequence[Any], fields: Sequence[str]) -> dict[str, str]:
+    # COMPATIBILITY, until preparation writes the declared names: the Airbnb clean table keeps
+    # the notebook's capitalised amenity flag names (TV where the project declares tv), so a
+    # declared field that is absent is taken from the one column equal to it but for case.
+    present = {str(c) for c in columns}
+    renames = {}
+    for field in fields:
+        if field in present:
+            continue
+        same = [c for c in present if c.lower() == field.lower()]
+        if len(same) == 1:
+            renames[same[0]] = field
+    return renames
+
+
+def example_listing(table: pd.DataFrame, project: Project | None = None) -> dict[str, Any]:
+    """A typical real row of the prepared table, as a request: every field filled, of the
+    commonest level of each category, of median first number or count (the lowest id among
     equals, so the same rows give the same example)."""
-    rows = to_model_input(clean).assign(id=clean["id"].to_numpy())
+    project = project or airbnb()
+    rows = to_model_input(table, project).assign(_id=table[project.id].to_numpy())
     complete = rows.dropna()
     if complete.empty:
         complete = rows
-    for column in CATEGORICAL:
+    for column in project.of_kind("category"):
         common = complete[column].astype(str).value_counts()
         top = sorted(common[common == common.max()].index)[0]
         complete = complete[complete[column].astype(str) == top]
-    gap = (complete["accommodates"] - complete["accommodates"].median()).abs()
-    row = complete.assign(_gap=gap).sort_values(["_gap", "id"]).iloc[0]
-    example: dict[str, Any] = {"id": int(row["id"])}
-    for column in API_FEATURES:
-        value = row[column]
-        if pd.isna(value):
-            example[column] = None
-        elif column in CATEGORICAL:
-            example[column] = str(value)
-        elif column in ("latitude", "longitude"):
-            example[column] = round(float(value), 5)
-        else:
-            number = float(value)
-            example[column] = int(number) if number.is_integer() else number
+    sizes = project.of_kind("count", "number")
+    gap = (complete[sizes[0]] - complete[sizes[0]].median()).abs() if sizes else 0.0
+    row = complete.assign(_gap=gap).sort_values(["_gap", "_id"]).iloc[0]
+    example: dict[str, Any] = {project.id: int(row["_id"])}
+    for column, spec in project.fields.items():
+        example[column] = _plain(row[column], spec.kind)
     return example
 
 
-class ListingFeatures(TransformerMixin, BaseEstimator):
-    """API-shaped listings → numeric matrix for tree models.
+def _plain(value: Any, kind: str) -> Any:
+    """A cell as a request's JSON value: text for a category, coordinates to 5 decimals
+    (about a metre), whole numbers as ints."""
+    if pd.isna(value):
+        return None
+    if kind == "category":
+        return str(value)
+    if kind in ("latitude", "longitude"):
+        return round(float(value), 5)
+    number = float(value)
+    return int(number) if number.is_integer() else number
 
-    Categories are coded by the vocabulary seen in ``fit`` (unknown → NaN, which the
-    gradient-boosting model treats as missing); location adds the distance to where the
-    training prices peak and rotated coordinates; size adds guests per bedroom, beds per guest,
-    baths per bedroom. The first ``len(CATEGORICAL)`` output columns are the categorical codes.
-    ``fit`` also learns the area the model accepts (:func:`input_area`).
+
+class DeclaredFeatures(TransformerMixin, BaseEstimator):
+    """Declared fields → numeric matrix for tree models, by the fields' kinds.
+
+    ``fields`` is ``(name, kind)`` in declared order, ``ratios`` ``(name, numerator,
+    denominator)``, ``classes`` the target's classes in order (None: sorted). The output is,
+    in order: the category fields' codes by the vocabulary seen in ``fit`` (unknown → NaN,
+    which gradient boosting treats as missing; first, see :attr:`categorical_indices`); the
+    number, count, flag and coordinate fields as floats; with a latitude and a longitude
+    field, the distance to where the last class peaks and rotated coordinates; the ratios,
+    denominator floored at 1. ``fit`` also learns the area the model accepts
+    (:func:`input_area`). Build it from a project with :meth:`of`.
     """
 
-    # Models fitted before the city was learned were NYC's, with Midtown as their centre.
-    area_: Area = NYC_AREA
-    centre_: tuple[float, float] = MIDTOWN
-    lon_scale_: float = 0.76
+    def __init__(
+        self,
+        fields: Sequence[tuple[str, str]] = (),
+        ratios: Sequence[tuple[str, str, str]] = (),
+        classes: Sequence[str] | None = None,
+    ) -> None:
+        self.fields = fields
+        self.ratios = ratios
+        self.classes = classes
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> ListingFeatures:
-        self.categories_ = {c: sorted(X[c].dropna().astype(str).unique()) for c in CATEGORICAL}
-        self.area_ = learn_area(X["latitude"], X["longitude"])
-        self.centre_ = price_peak(X["latitude"], X["longitude"], y)
-        # Makes a degree of longitude as long as one of latitude, at this city's latitude.
-        self.lon_scale_ = round(float(np.cos(np.radians(self.centre_[0]))), 4)
+    @classmethod
+    def of(cls, project: Project) -> DeclaredFeatures:
+        """The unfitted encoder of ``project``'s declared fields and ratios."""
+        return cls(
+            fields=tuple((name, spec.kind) for name, spec in project.fields.items()),
+            ratios=tuple((name, a, b) for name, (a, b) in project.features.ratios.items()),
+            classes=project.target.labels,
+        )
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> DeclaredFeatures:
+        self._layout()
+        self.categories_ = {
+            c: sorted(X[c].dropna().astype(str).unique()) for c in self.category_fields_
+        }
+        self.area_: Area | None = None
+        if self.location_ is not None:
+            lat, lon = X[self.location_[0]], X[self.location_[1]]
+            self.area_ = learn_area(lat, lon)
+            self.centre_ = price_peak(lat, lon, y, self.classes)
+            # Makes a degree of longitude as long as one of latitude, at this city's latitude.
+            self.lon_scale_ = round(float(np.cos(np.radians(self.centre_[0]))), 4)
+        location = LOCATION_FEATURES if self.location_ is not None else ()
         self.feature_names_out_ = np.array(
-            [*CATEGORICAL, *NUMERIC, "distance_to_price_peak"]
-            + [f"rotated_{a}" for a in _ANGLES]
-            + ["guests_per_bedroom", "beds_per_guest", "baths_per_bedroom"]
+            [*self.category_fields_, *self.numeric_fields_, *location]
+            + [name for name, _, _ in self.ratios]
         )
         return self
 
+    def _layout(self) -> None:
+        """Which fields go where, fixed once so ``encode`` only indexes (the service calls it
+        on every request)."""
+        kinds = dict(self.fields)
+        self.category_fields_ = tuple(n for n, k in self.fields if k == "category")
+        self.numeric_fields_ = tuple(n for n, k in self.fields if k in NUMERIC_KINDS)
+        lat = [n for n, k in self.fields if k == "latitude"]
+        lon = [n for n, k in self.fields if k == "longitude"]
+        self.location_ = (lat[0], lon[0]) if lat and lon else None
+        unknown = sorted({p for _, a, b in self.ratios for p in (a, b)} - set(kinds))
+        if unknown:
+            raise ValueError(f"ratios name undeclared field(s) {unknown}: declare them first")
+        at = {name: i for i, name in enumerate(self.numeric_fields_)}
+        self.location_positions_ = (
+            (at[self.location_[0]], at[self.location_[1]]) if self.location_ is not None else None
+        )
+        # Each ratio's numerator and denominator as positions among the numeric columns.
+        self.ratio_positions_ = tuple((at[a], at[b]) for _, a, b in self.ratios)
+
+    @property
+    def categorical_indices(self) -> list[int]:
+        """The output columns that are category codes (the estimator's categorical features)."""
+        return list(range(sum(1 for _, kind in self.fields if kind == "category")))
+
     def transform(self, X: pd.DataFrame) -> np.ndarray:
-        return self.encode({c: X[c] for c in API_FEATURES})
+        return self.encode({c: X[c] for c, _ in self.fields})
 
     def encode(self, columns: Mapping[str, Any]) -> np.ndarray:
-        """The feature matrix from API-named column arrays (the one definition of the encoding).
+        """The feature matrix from field-named column arrays (the one definition of the
+        encoding).
 
         ``transform`` feeds it DataFrame columns; the service feeds it request fields directly,
         skipping pandas, which costs more than the model on a single row.
         """
-        codes = [self._codes(c, columns[c]) for c in CATEGORICAL]
-        num = {c: np.asarray(columns[c], dtype=float) for c in NUMERIC}
-        lat = num["latitude"] - self.centre_[0]
-        lon = (num["longitude"] - self.centre_[1]) * self.lon_scale_
-        rotated = [lat * _COS[i] + lon * _SIN[i] for i in range(len(_ANGLES))]
-        guests = num["accommodates"]
-        bedrooms = np.maximum(num["bedrooms"], 1.0)
-        ratios = [
-            guests / bedrooms,
-            num["beds"] / np.maximum(guests, 1.0),
-            num["bathrooms"] / bedrooms,
-        ]
-        parts = [*codes, *num.values(), np.hypot(lat, lon), *rotated, *ratios]
+        codes = [self._codes(c, columns[c]) for c in self.category_fields_]
+        num = [np.asarray(columns[c], dtype=float) for c in self.numeric_fields_]
+        parts = [*codes, *num]
+        if self.location_positions_ is not None:
+            lat_at, lon_at = self.location_positions_
+            lat = num[lat_at] - self.centre_[0]
+            lon = (num[lon_at] - self.centre_[1]) * self.lon_scale_
+            parts.append(np.hypot(lat, lon))
+            parts += [lat * _COS[i] + lon * _SIN[i] for i in range(len(_ANGLES))]
+        parts += [num[a] / np.maximum(num[b], 1.0) for a, b in self.ratio_positions_]
         # Column-major: each feature is one contiguous write (np.column_stack's row-major
         # copy was a third of encoding's time on 100,000 rows); readers take either layout.
-        matrix = np.empty((len(guests), len(parts)), order="F")
+        matrix = np.empty((len(parts[0]), len(parts)), order="F")
         for j, part in enumerate(parts):
             matrix[:, j] = part
         return matrix
@@ -173,56 +228,28 @@ class ListingFeatures(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return self.feature_names_out_
 
+    def input_categories(self) -> dict[str, list[str]]:
+        """The levels of each category field, as learned."""
+        return {c: list(levels) for c, levels in self.categories_.items()}
 
-class BaselineFeatures(TransformerMixin, BaseEstimator):
-    """The notebook's five features with its ordinal codes: neighbourhoods 1..n from cheapest
-    to dearest (learned; on NYC the notebook's Bronx = 1 ... Manhattan = 5), room types 1–4."""
 
-    area_: Area = NYC_AREA
-    neighbourhoods_: tuple[str, ...] = BASELINE_NEIGHBOURHOODS
-
-    def fit(self, X: pd.DataFrame, y: Any = None) -> BaselineFeatures:
-        self.area_ = learn_area(X["latitude"], X["longitude"])
-        if y is not None:
-            self.neighbourhoods_ = tuple(neighbourhood_order(X["neighbourhood"], y))
-        return self
-
-    def __sklearn_is_fitted__(self) -> bool:
-        # Stateless, so it has no fitted attributes by which scikit-learn could tell; without
-        # this, the features step alone (batch prediction's encoding) refused to transform.
-        return True
-
-    def transform(self, X: pd.DataFrame) -> np.ndarray:
-        hood = {name: i + 1 for i, name in enumerate(self.neighbourhoods_)}
-        room = {name: i + 1 for i, name in enumerate(BASELINE_ROOM_TYPES)}
-        return np.column_stack(
-            [
-                X["neighbourhood"].map(hood).fillna(0).to_numpy(dtype=float),
-                X["room_type"].map(room).fillna(0).to_numpy(dtype=float),
-                X.loc[:, ["accommodates", "bathrooms", "bedrooms"]].to_numpy(dtype=float),
-            ]
-        )
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        return np.array(BASELINE_FEATURES)
+def _features_step(model: Any) -> Any:
+    return model.steps[0][1] if hasattr(model, "steps") else model
 
 
 def input_categories(model: Any) -> dict[str, list[str]]:
-    """The room types and neighbourhoods a fitted pipeline knows, for the API's enums."""
-    features = model.steps[0][1] if hasattr(model, "steps") else model
-    if isinstance(features, ListingFeatures):
-        return {c: list(features.categories_[c]) for c in CATEGORICAL}
-    if isinstance(features, BaselineFeatures):
-        return {
-            "room_type": sorted(BASELINE_ROOM_TYPES),
-            "neighbourhood": sorted(features.neighbourhoods_),
-        }
-    raise TypeError(f"cannot tell the input categories of {type(features).__name__}")
+    """The levels of each category field a fitted pipeline knows, for the API's enums."""
+    features = _features_step(model)
+    if not hasattr(features, "input_categories"):
+        raise TypeError(f"cannot tell the input categories of {type(features).__name__}")
+    levels: dict[str, list[str]] = features.input_categories()
+    return levels
 
 
 def input_area(model: Any) -> Area:
-    """The coordinates a fitted pipeline accepts: its training listings' box, with a margin."""
-    features = model.steps[0][1] if hasattr(model, "steps") else model
-    if isinstance(features, ListingFeatures | BaselineFeatures):
-        return features.area_
-    raise TypeError(f"cannot tell the input area of {type(features).__name__}")
+    """The coordinates a fitted pipeline accepts: its training rows' box, with a margin."""
+    area = getattr(_features_step(model), "area_", None)
+    if not isinstance(area, Area):
+        name = type(_features_step(model)).__name__
+        raise TypeError(f"cannot tell the input area of {name} (no latitude and longitude?)")
+    return area

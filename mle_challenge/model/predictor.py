@@ -19,7 +19,7 @@ from mle_challenge import CATEGORIES
 from mle_challenge.model.city import Area, City, edges_of
 from mle_challenge.model.decision import decide, describe, unwrap
 from mle_challenge.model.fastpath import CompiledBoosting
-from mle_challenge.model.features import ListingFeatures, input_area, input_categories
+from mle_challenge.model.features import DeclaredFeatures, input_area, input_categories
 from mle_challenge.project import Project, airbnb, saved_project
 from mle_challenge.project.request import Request, request_model
 
@@ -71,10 +71,10 @@ class Predictor:
         # ``predict`` applies to them before the argmax (None: plain argmax).
         estimator, self._weights = unwrap(pipeline.steps[-1][1])
         self._estimator = estimator
-        self._fast: tuple[ListingFeatures, CompiledBoosting] | None = None
+        self._fast: tuple[DeclaredFeatures, CompiledBoosting] | None = None
         self._bulk: Any = None  # the compiled walk (or False: not possible), built on first use
         # Batch prediction never takes the small-request path: it skips building it.
-        supported = isinstance(features, ListingFeatures) and CompiledBoosting.supports(estimator)
+        supported = isinstance(features, DeclaredFeatures) and CompiledBoosting.supports(estimator)
         if fast_path and supported:
             self._fast = (features, CompiledBoosting(estimator))
 
@@ -185,7 +185,7 @@ class Predictor:
             "price_edges": list(self.price_edges),
             "price_rule": city.price_rule if city is not None else "fixed",
             "area": self.area.as_dict(),
-            "price_peak": list(features.centre_) if isinstance(features, ListingFeatures) else None,
+            "price_peak": list(features.centre_) if hasattr(features, "centre_") else None,
             "neighbourhood_column": (
                 city.neighbourhood_column if city is not None else "neighbourhood_group_cleansed"
             ),

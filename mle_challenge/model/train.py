@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -17,30 +18,39 @@ from sklearn.pipeline import Pipeline
 
 from mle_challenge.errors import ConfigError
 from mle_challenge.model.decision import TunedDecision, unwrap
-from mle_challenge.model.features import CATEGORICAL, BaselineFeatures, ListingFeatures
+from mle_challenge.model.features import DeclaredFeatures
+from mle_challenge.project import Project, airbnb
+
+# Candidate kinds that are a project's own code, found by name as a project's `prepare` is
+# (the model layer does not import a project's code): `module:function`, called with the
+# spec's params and the project, returning the features step and the estimator.
+PROJECT_KINDS = {"baseline_random_forest": "mle_challenge.airbnb.baseline:baseline_random_forest"}
 
 
-def _hist_gb(params: Mapping[str, Any]) -> HistGradientBoostingClassifier:
+def _hist_gb(
+    params: Mapping[str, Any], categorical: Sequence[int]
+) -> HistGradientBoostingClassifier:
     """Gradient boosting with early stopping on unless the params say otherwise: scikit-learn's
     ``"auto"`` stops early only from 10,000 rows, so a smaller city's (or the demo's) every fit
     ran all ``max_iter`` rounds, ten times the work, where the refit and the docs assume the
     rounds were chosen."""
     settings = {"early_stopping": True, **params}
-    # ListingFeatures puts the categorical codes first.
-    return HistGradientBoostingClassifier(
-        categorical_features=list(range(len(CATEGORICAL))), **settings
-    )
+    # Which columns are category codes is the features step's to say (DeclaredFeatures: first).
+    return HistGradientBoostingClassifier(categorical_features=list(categorical), **settings)
 
 
-def _estimator(kind: str, params: Mapping[str, Any]) -> Any:
+def _estimator(kind: str, params: Mapping[str, Any], categorical: Sequence[int]) -> Any:
     if kind == "hist_gradient_boosting":
-        return _hist_gb(params)
+        return _hist_gb(params, categorical)
     if kind == "extra_trees":
         return ExtraTreesClassifier(**params)
     if kind == "random_forest":
         return RandomForestClassifier(**params)
     if kind == "soft_vote":
-        members = [(name, _estimator(m["kind"], m.get("params", {}))) for name, m in params.items()]
+        members = [
+            (name, _estimator(m["kind"], m.get("params", {}), categorical))
+            for name, m in params.items()
+        ]
         return VotingClassifier(members, voting="soft")
     raise ConfigError(
         f"unknown candidate kind {kind!r}: expected one of baseline_random_forest, "
@@ -48,21 +58,25 @@ def _estimator(kind: str, params: Mapping[str, Any]) -> Any:
     )
 
 
-def build_candidate(spec: Mapping[str, Any]) -> Pipeline:
-    """An unfitted pipeline from a params.yaml candidate spec ``{kind, params}``.
+def build_candidate(spec: Mapping[str, Any], project: Project | None = None) -> Pipeline:
+    """An unfitted pipeline from a params.yaml candidate spec ``{kind, params}``, for
+    ``project``'s declared fields (default: the Airbnb project).
 
-    ``baseline_random_forest`` is the data scientists' model on their five features;
-    every other kind sees all eleven ``/classify`` fields through :class:`ListingFeatures`.
+    A kind of :data:`PROJECT_KINDS` is the project's own code (``baseline_random_forest``: the
+    data scientists' model on their five features); every other kind sees all the declared
+    fields through :class:`DeclaredFeatures`.
     An optional ``decision: {folds: N}`` makes the model answer by the macro-F1 rule of
     :class:`~mle_challenge.model.decision.TunedDecision`, tuned on N folds of the training rows.
     """
     kind = str(spec.get("kind", ""))
     params = dict(spec.get("params", {}))
-    if kind == "baseline_random_forest":
-        features: Any = BaselineFeatures()
-        estimator = RandomForestClassifier(**params)
+    project = project if project is not None else airbnb()
+    if kind in PROJECT_KINDS:
+        module, function = PROJECT_KINDS[kind].split(":")
+        features, estimator = getattr(importlib.import_module(module), function)(params, project)
     else:
-        features, estimator = ListingFeatures(), _estimator(kind, params)
+        features = DeclaredFeatures.of(project)
+        estimator = _estimator(kind, params, features.categorical_indices)
     decision = spec.get("decision")
     if decision is not None:  # validated with params.yaml (config.DecisionSpec)
         estimator = TunedDecision(estimator, folds=int(decision.get("folds", 5)))
@@ -115,10 +129,13 @@ def _fixed_rounds(estimator: Any, scale: float) -> tuple[Any, dict[str, int] | N
     return fresh, None
 
 
-def fit_candidate(spec: Mapping[str, Any], X: pd.DataFrame, y: pd.Series) -> Pipeline:
-    """Fit the candidate on API-shaped rows ``X`` and category labels ``y``."""
+def fit_candidate(
+    spec: Mapping[str, Any], X: pd.DataFrame, y: pd.Series, project: Project | None = None
+) -> Pipeline:
+    """Fit the candidate on rows ``X`` of ``project``'s declared fields (default: the Airbnb
+    project) and labels ``y``."""
     try:
-        model = build_candidate(spec)
+        model = build_candidate(spec, project)
     except TypeError as exc:
         raise ConfigError(f"invalid parameters for candidate {spec.get('kind')!r}: {exc}") from exc
     with one_openmp_thread():

@@ -266,6 +266,25 @@ class GateSection(GateParams):
     directional: tuple[Directional, ...] = ()
 
 
+class Features(BaseModel):
+    """What the model derives from the declared fields, beside the fields themselves:
+    ``ratios`` name ``numerator / denominator`` features of two number or count fields, the
+    denominator floored at 1 (no division by zero, and 0 or 1 bedroom both count as one)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ratios: dict[str, tuple[str, str]] = PydanticField(
+        default_factory=dict, description="name: [numerator, denominator], both declared fields."
+    )
+
+    @field_validator("ratios")
+    @classmethod
+    def _ratio_names(cls, ratios: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+        for name in ratios:
+            if not _IDENTIFIER.match(name):
+                raise ValueError(f"ratio name {name!r} must be a plain identifier (letters, _)")
+        return ratios
+
+
 def _short_form(fields: Any) -> Any:
     # `wifi: flag` is `wifi: {kind: flag}`: the common case in one word.
     if not isinstance(fields, dict):
@@ -294,6 +313,7 @@ class Project(BaseModel):
     id: str = PydanticField(description="The id column: echoed in answers, never a feature.")
     target: Target
     fields: dict[str, Field] = PydanticField(min_length=1)
+    features: Features = PydanticField(default_factory=Features)
     serving: Serving
     split: SplitParams = PydanticField(default_factory=SplitParams)
     train: TrainParams
@@ -342,7 +362,7 @@ class Project(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Project:
-        problems = [*self._naming_problems(), *self._gate_problems()]
+        problems = [*self._naming_problems(), *self._feature_problems(), *self._gate_problems()]
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -366,6 +386,19 @@ class Project(BaseModel):
                 f"{len(self.sources)} sources need a prepare function that joins them "
                 "(prepare: module:function)"
             )
+        return problems
+
+    def _feature_problems(self) -> list[str]:
+        problems = []
+        for name, pair in self.features.ratios.items():
+            if name in self.fields:
+                problems.append(f"features.ratios.{name}: the name is also a field; rename it")
+            for part in pair:
+                if not isinstance(self.fields.get(part), NumberField | CountField):
+                    problems.append(
+                        f"features.ratios.{name}: {part!r} is not a declared number or count "
+                        "field (a ratio divides two of them)"
+                    )
         return problems
 
     def _gate_problems(self) -> list[str]:

@@ -15,9 +15,10 @@ from mle_challenge.data.sources import file_sha256 as content_hash
 from mle_challenge.data.split import split_ids
 from mle_challenge.errors import ConfigError
 from mle_challenge.model.evaluate import classification_metrics
-from mle_challenge.model.features import API_FEATURES, ListingFeatures, to_model_input
+from mle_challenge.model.features import DeclaredFeatures, to_model_input
 from mle_challenge.model.train import build_candidate
 from mle_challenge.pipeline import code_version, fingerprint
+from mle_challenge.project import airbnb
 
 pytestmark = pytest.mark.unit
 
@@ -182,12 +183,12 @@ def _api_rows() -> pd.DataFrame:
 def test_to_model_input_renames_and_orders() -> None:
     """Check that the clean table's TV/Elevator/Internet become the API's field names, in order."""
     clean = _api_rows().rename(columns={"tv": "TV", "elevator": "Elevator", "internet": "Internet"})
-    assert tuple(to_model_input(clean.assign(extra=1)).columns) == API_FEATURES
+    assert tuple(to_model_input(clean.assign(extra=1)).columns) == tuple(airbnb().fields)
 
 
 def test_listing_features_unknown_category_is_missing() -> None:
     """Check that a category unseen in training encodes as missing, not as a wrong code."""
-    encoder = ListingFeatures().fit(_api_rows())
+    encoder = DeclaredFeatures.of(airbnb()).fit(_api_rows())
     matrix = encoder.transform(_api_rows().assign(neighbourhood=["Atlantis", "Bronx"]))
     assert np.isnan(matrix[0, 1]) and matrix[1, 1] == 0.0
     assert matrix.shape[1] == len(encoder.get_feature_names_out())

@@ -7,22 +7,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mle_challenge import CATEGORIES
 from mle_challenge.data.clean import clean_listings
 from mle_challenge.data.synthetic import generate_listings
-from mle_challenge.model.city import (
-    City,
-    learn_area,
-    learn_city,
-    neighbourhood_order,
-    price_peak,
-)
+from mle_challenge.model.city import City, learn_area, learn_city, price_peak
 from mle_challenge.model.features import (
-    ListingFeatures,
+    DeclaredFeatures,
     example_listing,
     input_area,
     to_model_input,
 )
 from mle_challenge.model.schema import listing_model
+from mle_challenge.project import airbnb
 
 pytestmark = pytest.mark.unit
 
@@ -54,23 +50,20 @@ def test_a_few_wrong_coordinates_do_not_stretch_the_area() -> None:
 
 
 def test_prices_peak_where_the_dearest_listings_are() -> None:
+    """Check that the peak is where the last class present lies, in the target's order."""
     lat, lon = [1.0, 1.0, 5.0, 5.0, 5.0], [2.0, 2.0, 6.0, 6.0, 6.0]
-    assert price_peak(lat, lon, ["Low", "Low", "Lux", "Lux", "High"]) == (5.0, 6.0)
-    assert price_peak(lat, lon, ["Low", "Mid", "High", "High", "Low"]) == (5.0, 6.0)
+    assert price_peak(lat, lon, ["Low", "Low", "Lux", "Lux", "High"], CATEGORIES) == (5.0, 6.0)
+    assert price_peak(lat, lon, ["Low", "Mid", "High", "High", "Low"], CATEGORIES) == (5.0, 6.0)
     assert price_peak(lat, lon) == (5.0, 6.0)  # no labels: the median of all
-
-
-def test_neighbourhoods_rank_by_their_listings_mean_category() -> None:
-    hoods = ["A", "A", "B", "B", "C"]
-    labels = ["Lux", "High", "Low", "Mid", "Low"]
-    assert neighbourhood_order(hoods, labels) == ["C", "B", "A"]
+    # No declared order: sorted, so "b" is the top class and lies at (1, 2).
+    assert price_peak(lat, lon, ["b", "b", "a", "a", "a"]) == (1.0, 2.0)
 
 
 def test_the_distance_feature_is_measured_from_the_learned_peak() -> None:
     table = _clean("zurich")
     X, y = to_model_input(table), table["category"].astype(str)
-    features = ListingFeatures().fit(X, y)
-    assert features.centre_ == price_peak(X["latitude"], X["longitude"], y)
+    features = DeclaredFeatures.of(airbnb()).fit(X, y)
+    assert features.centre_ == price_peak(X["latitude"], X["longitude"], y, CATEGORIES)
     assert 47.2 < features.centre_[0] < 47.5 and features.lon_scale_ == pytest.approx(
         0.677, abs=0.01
     )
@@ -94,29 +87,9 @@ def test_city_facts_round_trip_and_give_a_valid_example() -> None:
     assert city.example["id"] in set(table["id"])  # a real listing
     assert city.example["room_type"] == table["room_type"].mode()[0]
     X, y = to_model_input(table), table["category"].astype(str)
-    features = ListingFeatures().fit(X, y)
+    features = DeclaredFeatures.of(airbnb()).fit(X, y)
     Listing = listing_model(features.categories_, features.area_, city.example)
     assert Listing.model_validate(city.example).id == city.example["id"]
     ranked = city.ranked()
     prices = table.groupby("neighbourhood")["price"].median()
     assert ranked[0] == prices[ranked].idxmin() and ranked[-1] == prices[ranked].idxmax()
-
-
-def test_a_model_fitted_before_cities_were_learned_answers_as_it_did() -> None:
-    """A pickled NYC model of an older version has no area or peak: it keeps New York's box
-    and the distance to Midtown it was trained with, so its answers do not change."""
-    import pickle
-
-    from mle_challenge.model.city import MIDTOWN, NYC_AREA
-
-    table = _clean("nyc")
-    features = ListingFeatures().fit(to_model_input(table), table["category"].astype(str))
-    for learned in ("area_", "centre_", "lon_scale_"):
-        del features.__dict__[learned]
-    old = pickle.loads(pickle.dumps(features))
-    assert input_area(old) == NYC_AREA and old.centre_ == MIDTOWN
-    row = to_model_input(table.iloc[:1])
-    distance = list(old.get_feature_names_out()).index("distance_to_price_peak")
-    lat = row["latitude"].iloc[0] - MIDTOWN[0]
-    lon = (row["longitude"].iloc[0] - MIDTOWN[1]) * 0.76
-    assert old.transform(row)[0, distance] == pytest.approx(np.hypot(lat, lon))

@@ -43,6 +43,11 @@ def test_the_airbnb_project_declares_the_eleven_fields() -> None:
     assert project.fields["bathrooms"].nullable and not project.fields["accommodates"].nullable
     assert isinstance(project.fields["room_type"], CategoryField)
     assert project.target.labels == ("Low", "Mid", "High", "Lux")
+    assert list(project.features.ratios) == [
+        "guests_per_bedroom",
+        "beds_per_guest",
+        "baths_per_bedroom",
+    ]
     assert (project.answer, project.serving.route, project.task) == (
         "price_category",
         "classify",
@@ -125,6 +130,26 @@ BAD = [
         "a directional rule on a category",
         _set("gate", "directional", 0, "add", value={"room_type": 1}),
         "'room_type' is not a number or count field",
+    ),
+    (
+        "a ratio of an undeclared field",
+        _set("features", "ratios", "guests_per_bedroom", value=["accommodates", "rooms"]),
+        "features.ratios.guests_per_bedroom: 'rooms' is not a declared number or count field",
+    ),
+    (
+        "a ratio of a category",
+        _set("features", "ratios", "beds_per_guest", value=["beds", "room_type"]),
+        "features.ratios.beds_per_guest: 'room_type' is not a declared number or count field",
+    ),
+    (
+        "a ratio of one field",
+        _set("features", "ratios", "beds_per_guest", value=["beds"]),
+        "features.ratios.beds_per_guest",
+    ),
+    (
+        "a ratio named as a field",
+        _set("features", "ratios", "beds", value=["beds", "bedrooms"]),
+        "features.ratios.beds: the name is also a field",
     ),
     ("no id", _drop("id"), "id: required, add it"),
     (
