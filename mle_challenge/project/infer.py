@@ -42,6 +42,7 @@ _DATE = re.compile(
     r"^(\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?"
     r"|\d{1,2}/\d{1,2}/\d{2,4}( \d{1,2}:\d{2}(:\d{2})?)?)$"
 )
+_DECORATION = r"[$€£¥%,\s]"  # what makes "$1,200.00" or "12 %" text, not a number
 LATITUDE_NAMES = frozenset({"lat", "latitude"})
 LONGITUDE_NAMES = frozenset({"lon", "lng", "long", "longitude"})
 
@@ -156,6 +157,12 @@ def infer_column(name: str, series: pd.Series) -> Inferred | Ignored:
             name, "dates: derive a number from them in a prepare function (e.g. days since)"
         )
     text = present.astype(str)
+    if as_numbers(text.str.replace(_DECORATION, "", regex=True)) is not None:
+        return Ignored(
+            name,
+            f"numbers written as text (such as {text.iloc[0]!r}): parse them in a prepare "
+            "function",
+        )
     if distinct <= MAX_LEVELS:
         levels = sorted(text.unique())
         return Inferred(name, CategoryField(nullable=nullable), _levels_text(levels))

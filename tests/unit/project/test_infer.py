@@ -88,6 +88,7 @@ def _synthetic() -> pd.DataFrame:
             "notes": [" ".join(rng.choice(words, 8)) + f" no. {i}" for i in range(n)],
             "listed": [f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}" for i in range(n)],
             "empty": [""] * n,
+            "fee": [f"${1000 + i:,}.00" for i in range(n)],
             "rooms": [str(1 + i % 5) for i in range(n)],
             "area": [f"{30 + 0.5 * i:.1f}" for i in range(n)],
             "garden": [str(i % 2) for i in range(n)],
@@ -120,6 +121,7 @@ def test_each_kind_and_each_column_left_out_with_its_reason(tmp_path: Path) -> N
     assert reasons["notes"].startswith("free text: 120 distinct values")
     assert reasons["listed"].startswith("dates:")
     assert reasons["empty"] == "every value is empty"
+    assert reasons["fee"].startswith("numbers written as text (such as '$1,000.00')")
     assert inference.project.target.classes == ("high", "low")
     assert inference.rows_without_target == 12
     lines = summary_lines(inference)
