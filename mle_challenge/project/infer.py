@@ -160,8 +160,7 @@ def infer_column(name: str, series: pd.Series) -> Inferred | Ignored:
     if as_numbers(text.str.replace(_DECORATION, "", regex=True)) is not None:
         return Ignored(
             name,
-            f"numbers written as text (such as {text.iloc[0]!r}): parse them in a prepare "
-            "function",
+            f"numbers written as text (such as {text.iloc[0]!r}): parse them in a prepare function",
         )
     if distinct <= MAX_LEVELS:
         levels = sorted(text.unique())

@@ -11,7 +11,7 @@ class Options:
     """What every run does (``mle-challenge schedule``'s options)."""
 
     listings: str
-    params: str
+    params: str | None  # None with a project and no --params: its own sections
     outputs: str | Path  # as given: a folder, or s3://bucket/prefix shared by several machines
     model_name: str  # --model-name, else params.yaml's register.model_name: whose alias and
     # history the runs use
@@ -22,6 +22,7 @@ class Options:
     monitor_since: str = "7d"
     actuals: str | None = None
     timeout: float | None = None  # seconds a training may take before it is stopped
+    project: str | None = None  # --project (absolute), passed to every run's `train`
 
     @property
     def folder(self) -> Path:
