@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import click
 import pandas as pd
 import pytest
 
@@ -128,6 +129,17 @@ def fitted() -> Any:
     table = clean_listings(generate_listings(300, seed=1).astype(str).replace("", None)).table
     spec = {"kind": "baseline_random_forest", "params": {"n_estimators": 5, "random_state": 0}}
     return fit_candidate(spec, to_model_input(table), table["category"])
+
+
+def test_sources_are_named_and_written_relative_to_the_file(tmp_path: Path) -> None:
+    from mle_challenge.cli.projects import parse_data, written_url
+
+    assert parse_data(("d/houses.csv",)) == {"data": "d/houses.csv"}
+    assert parse_data(("a=x.csv", "s3://b/k=v/y.csv")) == {"a": "x.csv", "y": "s3://b/k=v/y.csv"}
+    with pytest.raises(click.BadParameter, match="two sources are named 'x'"):
+        parse_data(("x=a.csv", "x=b.csv"))
+    assert written_url("https://h/x.csv", tmp_path) == "https://h/x.csv"
+    assert written_url(str(tmp_path / "d" / "x.csv"), tmp_path / "p") == "../d/x.csv"
 
 
 def _register(model: Any, name: str) -> str:

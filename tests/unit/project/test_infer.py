@@ -51,6 +51,10 @@ def test_breast_cancer_is_binary_classification_of_numbers(tmp_path: Path) -> No
     assert set(project.of_kind("number")) == set(project.fields)
     assert [i.name for i in inference.ignored] == ["id"]
     _round_trip(inference, tmp_path)
+    typed = load_breast_cancer(as_frame=True).frame  # a prepared (typed) table: the same project
+    typed.columns = [str(c).replace(" ", "_") for c in typed.columns]
+    typed.insert(0, "id", range(1000, 1000 + len(typed)))
+    assert _infer(typed).project == project
 
 
 def test_wine_is_multiclass_with_counts(tmp_path: Path) -> None:
