@@ -27,7 +27,11 @@ class Options:
     @property
     def folder(self) -> Path:
         """The lock, the run logs and the reports: under the outputs' folder, or under this
-        machine's mirror of shared outputs (a lock must be a local file to be flock'ed)."""
+        machine's mirror of shared outputs (a lock must be a local file to be flock'ed); a
+        project's under its model name."""
         from mle_challenge.lifecycle.outputs import Outputs
 
-        return Outputs(str(self.outputs)).local / "schedule"
+        folder = Outputs(str(self.outputs)).local / "schedule"
+        # A named project's schedule is its own (lock, runs, reports): two projects sharing
+        # --outputs do not wait for each other's runs. The Airbnb default keeps its folder.
+        return folder / self.model_name if self.project else folder

@@ -233,3 +233,5 @@ def test_schedule_passes_the_project_to_every_run(project_file: Path, tmp_path: 
     assert command[command.index("--project") + 1] == str(project_file)
     assert "--params" not in command
     assert command[command.index("--model-name") + 1] == "houses"
+    assert options.folder == tmp_path / "schedule" / "houses"  # its own lock and runs
+    assert Options("l.csv", "p.yaml", tmp_path, "m", "once").folder == tmp_path / "schedule"
