@@ -157,7 +157,7 @@ def infer_column(name: str, series: pd.Series) -> Inferred | Ignored:
             name, "dates: derive a number from them in a prepare function (e.g. days since)"
         )
     text = present.astype(str)
-    if as_numbers(text.str.replace(_DECORATION, "", regex=True)) is not None:
+    if _decorated_numbers(text):
         return Ignored(
             name,
             f"numbers written as text (such as {text.iloc[0]!r}): parse them in a prepare function",
@@ -175,6 +175,11 @@ def infer_column(name: str, series: pd.Series) -> Inferred | Ignored:
         f"{distinct:,} distinct texts: too many for a category (at most {MAX_LEVELS}); group "
         "them in a prepare function",
     )
+
+
+def _decorated_numbers(text: pd.Series) -> bool:
+    """Whether the texts are numbers once currency signs, % and thousands commas are gone."""
+    return as_numbers(text.str.replace(_DECORATION, "", regex=True)) is not None
 
 
 def _numeric(name: str, numbers: pd.Series, nullable: bool) -> Inferred:
@@ -211,6 +216,13 @@ def infer_task(target: pd.Series, column: str, given: str | None) -> tuple[Task,
         )
     numbers = as_numbers(target)
     distinct = present.nunique()
+    text = present.astype(str)
+    if numbers is None and given != "classification" and _decorated_numbers(text):
+        raise ConfigError(
+            f"target column {column!r} holds numbers written as text (such as "
+            f"{text.iloc[0]!r}): parse them in a prepare function (then predict the number, or "
+            "cut it into classes with target.bins), or pass --task classification"
+        )
     if given is not None:
         if given not in TASKS:
             raise ConfigError(f"unknown task {given!r}: give --task classification or regression")
