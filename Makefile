@@ -14,6 +14,12 @@ export MLE_DATA_DIR
 SYNTH_ROWS  ?= 6000
 SYNTH_SEED  ?= 0
 PARAMS      ?= params.yaml
+# A project file (`mle-challenge init` writes one): the commands below take --project $(PROJECT).
+# Its own sections are its parameters, so with PROJECT= they get --params only when PARAMS is
+# given (on the command line or in the environment), never the repository's params.yaml.
+PROJECT     ?=
+PROJECT_ARG  = $(if $(PROJECT),--project $(PROJECT))
+STAGE_ARGS   = $(if $(PROJECT),$(PROJECT_ARG) $(if $(filter command line environment%,$(origin PARAMS)),--params $(PARAMS)),--params $(PARAMS))
 WORKERS     ?= 2
 # Serving and containers: empty MODEL_TAG/BENTO_TAG mean the newest one.
 MODEL_TAG   ?=
@@ -73,17 +79,17 @@ synth: $(STAMP) ## Write the synthetic demo listings to $(OUT)/demo/listings.csv
 .PHONY: run
 run: synth ## The main job on the demo data: listings → clean → train → evaluate → register → gate → promote
 	$(BIN)/mle-challenge data clean --listings $(OUT)/demo/listings.csv.gz --output $(OUT)/demo/clean.parquet
-	$(BIN)/mle-challenge train --listings $(OUT)/demo/listings.csv.gz --params $(PARAMS) --outputs $(OUT) --workers $(WORKERS) --promote $(if $(MODEL_NAME),--model-name $(MODEL_NAME))
+	$(BIN)/mle-challenge train --listings $(OUT)/demo/listings.csv.gz $(STAGE_ARGS) --outputs $(OUT) --workers $(WORKERS) --promote $(if $(MODEL_NAME),--model-name $(MODEL_NAME))
 
 .PHONY: pipeline
-pipeline: $(STAMP) ## Run the training pipeline on LISTINGS=path-or-URL [MODEL_NAME=price_classifier_boston]
+pipeline: $(STAMP) ## Run the training pipeline on LISTINGS=path-or-URL [MODEL_NAME=price_classifier_boston] [PROJECT=project.yaml]
 	@test -n "$(LISTINGS)" || { echo "usage: make pipeline LISTINGS=path/or/url/listings.csv.gz"; exit 2; }
-	$(BIN)/mle-challenge train --listings $(LISTINGS) --params $(PARAMS) --outputs $(OUT) --workers $(WORKERS) $(if $(MODEL_NAME),--model-name $(MODEL_NAME))
+	$(BIN)/mle-challenge train --listings $(LISTINGS) $(STAGE_ARGS) --outputs $(OUT) --workers $(WORKERS) $(if $(MODEL_NAME),--model-name $(MODEL_NAME))
 
 .PHONY: schedule
 schedule: $(STAMP) ## Retrain on LISTINGS=… at each CRON tick (UTC), promote what passes; /metrics on :9108 [SCHEDULE_ARGS=--once]
 	@test -n "$(LISTINGS)" || { echo 'usage: make schedule LISTINGS=path/or/url [CRON="0 3 * * 1"] [SCHEDULE_ARGS="--once --monitor"]'; exit 2; }
-	$(BIN)/mle-challenge schedule --listings $(LISTINGS) --cron "$(CRON)" --params $(PARAMS) --outputs $(OUT) --workers $(WORKERS) $(if $(MODEL_NAME),--model-name $(MODEL_NAME)) $(SCHEDULE_ARGS)
+	$(BIN)/mle-challenge schedule --listings $(LISTINGS) --cron "$(CRON)" $(STAGE_ARGS) --outputs $(OUT) --workers $(WORKERS) $(if $(MODEL_NAME),--model-name $(MODEL_NAME)) $(SCHEDULE_ARGS)
 
 .PHONY: bench-pipeline
 bench-pipeline: $(STAMP) ## Print cold and no-change re-run times of the pipeline on the NYC data
@@ -106,8 +112,8 @@ serve: $(STAMP) ## Serve MODEL_TAG (default: MODEL_NAME's production, else newes
 	MLE_MODEL_TAG=$(MODEL_TAG) $(if $(MODEL_NAME),MLE_MODEL_NAME=$(MODEL_NAME)) $(BIN)/bentoml serve mle_challenge.service:PriceClassifier --host 127.0.0.1 --port $(PORT)
 
 .PHONY: build-bento
-build-bento: $(STAMP) ## Build a bento serving exactly MODEL_TAG=name:version (default: MODEL_NAME's production); FOLLOW=1: it follows production
-	$(BIN)/mle-challenge bento build $(if $(MODEL_TAG),--model $(MODEL_TAG)) $(if $(MODEL_NAME),--model-name $(MODEL_NAME)) $(if $(FOLLOW),--follow)
+build-bento: $(STAMP) ## Build a bento serving exactly MODEL_TAG=name:version (default: MODEL_NAME's or PROJECT's production); FOLLOW=1: it follows production
+	$(BIN)/mle-challenge bento build $(if $(MODEL_TAG),--model $(MODEL_TAG)) $(if $(MODEL_NAME),--model-name $(MODEL_NAME)) $(PROJECT_ARG) $(if $(FOLLOW),--follow)
 
 .PHONY: docker-engine
 docker-engine: ## Install docker.io and start dockerd where no engine answers
@@ -119,7 +125,7 @@ base-image: docker-engine ## Build $(LOCAL_BASE) (bookworm + Python 3.11) via de
 
 .PHONY: build-docker
 build-docker: $(STAMP) docker-engine ## Containerize BENTO_TAG (default: MODEL_NAME's newest bento) [BASE_IMAGE=] [CA_BUNDLE=]
-	$(BIN)/mle-challenge bento containerize $(BENTO_TAG) $(if $(MODEL_NAME),--model-name $(MODEL_NAME)) $(if $(BASE_IMAGE),--base-image $(BASE_IMAGE)) $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE))
+	$(BIN)/mle-challenge bento containerize $(BENTO_TAG) $(if $(MODEL_NAME),--model-name $(MODEL_NAME)) $(PROJECT_ARG) $(if $(BASE_IMAGE),--base-image $(BASE_IMAGE)) $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE))
 
 # The arguments are checked before the engine script, which may install packages and start a
 # daemon: a usage error must cost nothing.
@@ -161,7 +167,7 @@ bench-batch: $(STAMP) ## Rows/s and peak memory of batch prediction on NYC scale
 
 .PHONY: monitor
 monitor: $(STAMP) ## Drift and realized performance of the last SINCE (1h) of the prediction log [ACTUALS=later listings]
-	$(BIN)/mle-challenge monitor --since $(SINCE) --report $(OUT)/monitor --params $(PARAMS) $(if $(ACTUALS),--actuals $(ACTUALS))
+	$(BIN)/mle-challenge monitor --since $(SINCE) --report $(OUT)/monitor $(STAGE_ARGS) $(if $(ACTUALS),--actuals $(ACTUALS))
 
 .PHONY: bench-monitor
 bench-monitor: $(STAMP) ## Print drift verdicts on 20 seeds of synthetic later months, and the time of one monitoring run

@@ -1,10 +1,10 @@
 """``mle-challenge``: the command line. Our errors become one clear line and a non-zero exit.
 
 The group and its entry point live here; each module holds the commands of one idea:
-``listings`` (``data``), ``training`` (``train``, ``luigid``), ``release`` (``gate``,
-``promote``, ``rollback``), ``registry`` (``models``), ``bentos`` (``bento``), ``api``
-(``openapi``, ``classify``), ``predictions`` (``predict``, ``monitor``), ``scheduling``
-(``schedule``); ``options`` and ``output`` are what they share.
+``projects`` (``init``), ``listings`` (``data``), ``training`` (``train``, ``luigid``),
+``release`` (``gate``, ``promote``, ``rollback``), ``registry`` (``models``), ``bentos``
+(``bento``), ``api`` (``openapi``, ``classify``), ``predictions`` (``predict``, ``monitor``),
+``scheduling`` (``schedule``); ``options`` and ``output`` are what they share.
 
 May import: every part and every front below it (pipeline, service, schedule); nothing imports it.
 """
@@ -18,6 +18,7 @@ from mle_challenge.cli.bentos import bento, bento_build, bento_containerize, ben
 from mle_challenge.cli.listings import data, data_clean, data_synth
 from mle_challenge.cli.output import WholeHelpGroup, table_lines
 from mle_challenge.cli.predictions import monitor_command, predict_command
+from mle_challenge.cli.projects import init_command
 from mle_challenge.cli.registry import (
     models,
     models_accept,
@@ -42,7 +43,7 @@ def cli() -> None:
 # Each command imports its part inside its body, so registering them all is cheap: `--help`
 # loads none of pandas, pydantic or BentoML.
 for _command in (
-    *(data, train_command, bento, openapi_command, predict_command, monitor_command),
+    *(init_command, data, train_command, bento, openapi_command, predict_command, monitor_command),
     *(schedule_command, luigid_command, classify_command, gate_command, models),
     *(promote_command, rollback_command),
 ):
@@ -84,6 +85,7 @@ __all__ = [
     "data_clean",
     "data_synth",
     "gate_command",
+    "init_command",
     "luigid_command",
     "main",
     "models",

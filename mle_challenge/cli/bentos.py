@@ -7,7 +7,15 @@ from pathlib import Path
 
 import click
 
-from mle_challenge.cli.options import ALLOW_UNSIGNED, model_choice, model_name_option, name_of
+from mle_challenge.cli.options import (
+    ALLOW_UNSIGNED,
+    DEFAULT_NAME,
+    PROJECT,
+    model_choice,
+    model_name_option,
+    name_of,
+    project_model_name,
+)
 from mle_challenge.cli.output import WholeHelpGroup
 
 
@@ -18,18 +26,22 @@ def bento() -> None:
 
 @bento.command("build")
 @model_choice
+@PROJECT
 @click.option(
     "--follow",
     is_flag=True,
     help="The bento follows production when it runs, starting from this model "
     "(MLE_FOLLOW_PRODUCTION=0 at run time turns it off).",
 )
-def bento_build(model_tag: str | None, model_name: str | None, follow: bool) -> None:
-    """Build a bento that serves exactly one model, of one city (or follows that name's
-    production from it, with --follow); prints the bento tag last."""
+def bento_build(
+    model_tag: str | None, model_name: str | None, project_path: str | None, follow: bool
+) -> None:
+    """Build a bento that serves exactly one model, of one city or project (or follows that
+    name's production from it, with --follow), named <model name>_service; prints the bento
+    tag last."""
     from mle_challenge.serving.bento import build_bento
 
-    name = name_of(model_tag, model_name)
+    name = name_of(model_tag, project_model_name(project_path, model_name))
     click.echo(build_bento(model_tag or None, model_name=name, follow=follow))
 
 
@@ -47,9 +59,18 @@ def bento_build(model_tag: str | None, model_name: str | None, follow: bool) -> 
     default=None,
     help="Extra CA certificates (PEM) that pip, uv and apt in the build must trust.",
 )
-@model_name_option("Whose newest bento, when no BENTO_TAG is given.")
+@model_name_option(
+    "Whose newest bento, when no BENTO_TAG is given [default: the project's model name, else "
+    "price_classifier].",
+    default=None,
+)
+@PROJECT
 def bento_containerize(
-    bento_tag: str | None, base_image: str | None, ca_bundle: Path | None, model_name: str
+    bento_tag: str | None,
+    base_image: str | None,
+    ca_bundle: Path | None,
+    model_name: str | None,
+    project_path: str | None,
 ) -> None:
     """Build a Docker image of BENTO_TAG (default: the newest bento of --model-name); prints
     the image tag last, which is the bento's tag."""
@@ -59,7 +80,7 @@ def bento_containerize(
         bento_tag or None,
         base_image=base_image or None,
         ca_bundle=ca_bundle,
-        model_name=model_name,
+        model_name=project_model_name(project_path, model_name) or DEFAULT_NAME,
         say=click.echo,
     )
     click.echo(f"image size: {image_size_bytes(image) / 1e6:.0f} MB")

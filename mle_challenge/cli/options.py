@@ -1,11 +1,56 @@
-"""The options several commands share: --params, --model-name (checked as BentoML will take it,
-before any work), --model with its name, --allow-unsigned."""
+"""The options several commands share: --project, --params, --model-name (checked as BentoML
+will take it, before any work), --model with its name, --allow-unsigned."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from mle_challenge.project import Project
+
+PROJECT = click.option(
+    "--project",
+    "project_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="The project file (`mle-challenge init` writes one): its model name, declaration and "
+    "stage sections [default: MLE_PROJECT, else the packaged Airbnb project].",
+)
+
+
+def named_project(project_path: str | None) -> Project | None:
+    """The project named by --project or MLE_PROJECT; None when neither names one, so that
+    a command without them works exactly as before projects."""
+    from mle_challenge.project import load_project, project_source
+
+    source = project_source(project_path)
+    return None if source.packaged else load_project(source.path)
+
+
+def project_model_name(project_path: str | None, model_name: str | None) -> str | None:
+    """--model-name (one project, several cities: price_classifier_boston), else the named
+    project's ``serving.model_name``, else None (the command's own default)."""
+    if model_name is not None:
+        return model_name
+    project = named_project(project_path)
+    return None if project is None else project.serving.model_name
+
+
+def check_tag_of(tag: str, project: Project | None, project_path: str | None) -> None:
+    """Refuse a tag of another name than the named project's, rather than act on the wrong
+    project's production."""
+    if project is None:
+        return
+    name, expected = tag.split(":")[0], project.serving.model_name
+    if name != expected:
+        where = project_path or "MLE_PROJECT"
+        raise click.UsageError(
+            f"{tag} is a model of {name}, not of the project {where} (model name {expected}): "
+            f"give a tag of {expected}, or the project of {name}."
+        )
+
 
 PARAMS = click.option(
     "--params",
@@ -43,7 +88,9 @@ def model_name_option(help_text: str, *, default: str | None = DEFAULT_NAME) -> 
 def model_choice(command: Any) -> Any:
     """``--model name:version``, or ``--model-name``'s production model (see :func:`name_of`)."""
     command = model_name_option(
-        "Whose production model, one name per city [default: price_classifier].", default=None
+        "Whose production model, one name per city [default: the project's model name, else "
+        "price_classifier].",
+        default=None,
     )(command)
     return click.option(
         "--model",

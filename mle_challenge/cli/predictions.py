@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from mle_challenge.cli.options import PARAMS, model_choice, name_of
+from mle_challenge.cli.options import PARAMS, PROJECT, model_choice, name_of, project_model_name
 
 
 @click.command("predict")
@@ -16,14 +16,22 @@ from mle_challenge.cli.options import PARAMS, model_choice, name_of
     "--output", required=True, help="Where to write predictions (.csv, .csv.gz, .parquet)."
 )
 @model_choice
+@PROJECT
 @click.option("--chunk-rows", type=click.IntRange(min=1000), default=100_000, show_default=True)
 def predict_command(
-    source: str, output: str, model_tag: str | None, model_name: str | None, chunk_rows: int
+    source: str,
+    output: str,
+    model_tag: str | None,
+    model_name: str | None,
+    project_path: str | None,
+    chunk_rows: int,
 ) -> None:
-    """Predict every listing of a file, in chunks; refused rows go to <output>.rejects.csv."""
+    """Predict every row of a file, in chunks, with the production model of MODEL_NAME or the
+    project (each row checked by that model's declaration); refused rows go to
+    <output>.rejects.csv."""
     from mle_challenge.batch.predict import predict_file
 
-    name = name_of(model_tag, model_name)
+    name = name_of(model_tag, project_model_name(project_path, model_name))
     report = predict_file(source, output, model_tag, chunk_rows, model_name=name)
     click.echo(report.format())
 
@@ -53,6 +61,7 @@ def predict_command(
     default=None,
     help="When --actuals was scraped (default: its last_scraped dates, else its file time).",
 )
+@PROJECT
 @PARAMS
 def monitor_command(
     report: str,
@@ -65,20 +74,23 @@ def monitor_command(
     batch_input: str | None,
     actuals: str | None,
     scraped_at: str | None,
+    project_path: str | None,
     params_path: str | None,
 ) -> None:
     """Input drift and realized performance of what was served; exits 1 when a threshold of
-    params.yaml's `monitor` section is passed, so cron or a scheduler can act on it."""
-    from mle_challenge.config import params_source
+    the `monitor` section (the project's, or params.yaml's) is passed, so cron or a scheduler
+    can act on it."""
     from mle_challenge.monitoring.monitor import format_summary
     from mle_challenge.pipeline import run_monitor
+    from mle_challenge.project import stage_params
 
     if batch_input and not batch_output:
         raise click.UsageError("--batch-input goes with --batch OUTPUT")
-    params = params_source(params_path)
+    _, origin = stage_params(project_path, params_path)  # a bad file fails before any work
     summary = run_monitor(
         report,
-        params_path=str(params.path),
+        project_path=project_path,
+        params_path=params_path,
         log_url=log_url,
         since=since,
         start=start,
@@ -90,7 +102,7 @@ def monitor_command(
         scraped_at=scraped_at,
     )
     click.echo(format_summary(summary))
-    click.echo(params.describe())
+    click.echo(origin)
     click.echo(f"report: {Path(report) / 'report.html'}")
     if summary["alarm"]:
         raise click.exceptions.Exit(1)

@@ -7,7 +7,13 @@ from typing import Any
 
 import click
 
-from mle_challenge.cli.options import ALLOW_UNSIGNED, model_name_option
+from mle_challenge.cli.options import (
+    ALLOW_UNSIGNED,
+    DEFAULT_NAME,
+    PROJECT,
+    model_name_option,
+    project_model_name,
+)
 from mle_challenge.cli.output import WholeHelpGroup, table_lines
 from mle_challenge.errors import MleError
 
@@ -17,28 +23,34 @@ def models() -> None:
     """Registered models: list, history of production, push to and pull from S3."""
 
 
-_NAME_HELP = "Which city's models, one registered name each."
+_NAME_HELP = "Which city's models, one registered name each [default: the project's model name]."
 
 
 @models.command("list")
-@model_name_option(_NAME_HELP)
-def models_list(model_name: str) -> None:
-    """Tag, creation time, key metrics and gate result of MODEL_NAME's models; its production
-    model is marked. The metrics are each registered model's own (a refit's, not its
+@PROJECT
+@model_name_option(_NAME_HELP + " Neither: every name in the store.", default=None)
+def models_list(project_path: str | None, model_name: str | None) -> None:
+    """Tag, creation time, key metrics and gate result of MODEL_NAME's (or the project's)
+    models, its production model marked; without either, every name's, so every project's
+    production shows. The metrics are each registered model's own (a refit's, not its
     candidate's), on its held-out test rows."""
     from mle_challenge.lifecycle import production
 
-    found = production.listing(model_name)
-    rows = found.rows
+    name = project_model_name(project_path, model_name)
+    names = [name] if name is not None else production.model_names()
+    found = [production.listing(n) for n in names]
+    rows = [row for listing in found for row in listing.rows]
     if not rows:
-        click.echo(f"no registered models named {model_name}: train one with `make run`")
+        which = f"named {name}" if name is not None else "in this store"
+        click.echo(f"no registered models {which}: train one with `make run`")
     else:
         header = ["tag", "created", "candidate", "test acc", "test F1", "test AUC", "gate"]
         cells = [_model_cells(r) for r in rows]
         for line in table_lines([*header, "stage"], cells, right=frozenset({3, 4, 5})):
             click.echo(line)
-    if found.alias_problem is not None:  # the rows are listed; the alias is not trusted
-        raise MleError(f"{found.alias_problem} No model is marked production.")
+    problems = [f.alias_problem for f in found if f.alias_problem is not None]
+    if problems:  # the rows are listed; an alias that is not trusted marks none
+        raise MleError(f"{' '.join(problems)} No model is marked production.")
 
 
 def _model_cells(r: dict[str, Any]) -> list[str]:
@@ -58,15 +70,17 @@ def _model_cells(r: dict[str, Any]) -> list[str]:
 
 
 @models.command("history")
-@model_name_option(_NAME_HELP)
-def models_history(model_name: str) -> None:
-    """The append-only log of MODEL_NAME's promotions, rollbacks and scheduled runs (with
-    their outcome)."""
+@PROJECT
+@model_name_option(_NAME_HELP + " [else price_classifier]", default=None)
+def models_history(project_path: str | None, model_name: str | None) -> None:
+    """The append-only log of MODEL_NAME's (or the project's) promotions, rollbacks and
+    scheduled runs (with their outcome)."""
     from mle_challenge.lifecycle import production
 
-    events = production.history(model_name)
+    name = project_model_name(project_path, model_name) or DEFAULT_NAME
+    events = production.history(name)
     if not events:
-        click.echo(f"no promotions, rollbacks or scheduled runs of {model_name} yet")
+        click.echo(f"no promotions, rollbacks or scheduled runs of {name} yet")
     for e in events:
         note = e.get("reason", "")
         moved = f"{e.get('from') or '-'} → {e.get('to') or '-'}"

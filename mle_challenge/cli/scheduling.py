@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from mle_challenge.cli.options import PARAMS, model_name_option
+from mle_challenge.cli.options import PARAMS, PROJECT, model_name_option
 
 
 @click.command("schedule")
@@ -17,11 +17,12 @@ from mle_challenge.cli.options import PARAMS, model_name_option
     'e.g. "0 3 * * 1": 03:00 every Monday. Not needed with --once.',
 )
 @click.option("--every", type=click.FloatRange(min=0.1), default=None, hidden=True)  # tests
+@PROJECT
 @PARAMS
 @click.option("--outputs", default="outputs", show_default=True, help="Folder for outputs.")
 @model_name_option(
-    "The name each run registers and promotes, one per city [default: the params' "
-    "register.model_name].",
+    "The name each run registers and promotes, one per city [default: the project's model "
+    "name, else the params' register.model_name].",
     default=None,
 )
 @click.option(
@@ -63,6 +64,7 @@ def schedule_command(
     source: str,
     cron: str | None,
     every: float | None,
+    project_path: str | None,
     params_path: str | None,
     outputs: str,
     model_name: str | None,
@@ -83,7 +85,8 @@ def schedule_command(
     import logging
 
     from mle_challenge import schedule
-    from mle_challenge.config import load_params, params_source
+    from mle_challenge.config import params_source
+    from mle_challenge.project import project_source, stage_params
 
     for name, value in (("--monitor-since", monitor_since), ("--monitor-every", monitor_every)):
         if value is not None and not monitor:
@@ -96,12 +99,16 @@ def schedule_command(
     since = monitor_since or "7d"
     schedule.duration(since, "--monitor-since", off=False)
     timeout = schedule.duration(run_timeout, "--timeout")
-    params = params_source(params_path)
+    project = project_source(project_path)
+    stages, origin = stage_params(project_path, params_path)  # a bad file fails before any run
+    # Every run's `train` reads these very files, wherever it runs: absolute paths. A project
+    # takes --params only when given (its own sections are its parameters).
+    params = params_source(params_path) if params_path or project.packaged else None
     options = schedule.Options(
         listings=source,
-        params=str(params.path),  # every run's `train` reads this very file, wherever it runs
+        params=str(params.path) if params else None,
         outputs=outputs,
-        model_name=model_name or load_params(params.path).registry.model_name,
+        model_name=model_name or stages.registry.model_name,
         trigger="run now (--once)" if once else (f"cron {cron}" if cron else f"every {every:g} s"),
         workers=workers,
         scheduler_url=scheduler_url,
@@ -109,13 +116,14 @@ def schedule_command(
         monitor_since=since,
         actuals=actuals,
         timeout=timeout.total_seconds() if timeout else None,
+        project=None if project.packaged else str(project.path),
     )
     checks = schedule.duration(monitor_every or "1h", "--monitor-every") if monitor else None
     # Our runs at INFO; APScheduler's and the libraries' chatter only when it matters.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger(schedule.__name__).setLevel(logging.INFO)
     # On stderr, with the log: --once's stdout is its run's one line.
-    logging.getLogger(schedule.__name__).info(params.describe())
+    logging.getLogger(schedule.__name__).info(origin)
     if once:
         record = schedule.run_once(options)
         click.echo(record.line())

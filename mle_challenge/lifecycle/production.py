@@ -360,3 +360,14 @@ def _row(stored: Any, alias: Alias | None) -> dict[str, Any]:
         # The metrics and candidate shown are vouched for by the content hash, or not.
         "metadata_verified": covers_metadata(str(card.get("content_hash", ""))),
     }
+
+
+def model_names() -> list[str]:
+    """Every model name this store knows: its models' folders and its aliases, and always the
+    default name, whose production a shared registry may hold with no model here yet (its
+    listing pulls it)."""
+    from mle_challenge.lifecycle.store import stored_names
+
+    aliases = state_dir() / "aliases"
+    named = {p.name for p in aliases.iterdir() if p.is_dir()} if aliases.is_dir() else set()
+    return sorted({MODEL_NAME, *stored_names(), *named})

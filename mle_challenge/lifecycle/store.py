@@ -50,6 +50,12 @@ def _models_dir() -> Path:
     return Path(BentoMLContainer.model_store.get()._path)
 
 
+def stored_names() -> list[str]:
+    """The names that have a folder of models in the store."""
+    folder = _models_dir()
+    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
 def json_loads(raw: str | bytes) -> Any:
     """``json.loads`` whose every failure is a ValueError, a nesting too deep for the parser
     (``[`` × 100,000 raises RecursionError) included, so callers that turn a ValueError into

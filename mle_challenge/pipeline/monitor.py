@@ -20,6 +20,7 @@ class MonitorAlarm(Exception):
 def run_monitor(
     report: str | Path,
     *,
+    project_path: str | None = None,
     params_path: str | None = None,
     log_url: str | None = None,
     since: str | None = "7d",
@@ -32,17 +33,20 @@ def run_monitor(
     scraped_at: str | None = None,
 ) -> dict[str, Any]:
     """Monitor a window (of the prediction log, or a batch run) and write its report into
-    ``report``; the summary's ``alarm`` says whether a threshold was passed. ``params_path``
-    None: ``./params.yaml`` if there is one, else the packaged defaults."""
+    ``report``; the summary's ``alarm`` says whether a threshold was passed. The thresholds:
+    the `monitor` section of the project (``project_path``, or ``MLE_PROJECT``) with
+    ``params_path`` overriding it; with neither, ``params_path``, else ``./params.yaml``, else
+    the packaged defaults (:func:`mle_challenge.project.stage_params`)."""
     from datetime import UTC
 
-    from mle_challenge.config import get_settings, load_params, params_source
+    from mle_challenge.config import get_settings
     from mle_challenge.data.actuals import read_actuals
     from mle_challenge.lifecycle.store import state_dir
     from mle_challenge.monitoring import monitor
     from mle_challenge.monitoring.log import resolve_url
+    from mle_challenge.project import stage_params
 
-    params = load_params(params_source(params_path).path).monitor
+    params = stage_params(project_path, params_path)[0].monitor
     url = log_url or resolve_url(get_settings().prediction_log, state_dir())
     if batch_output:
         from mle_challenge.batch.window import batch_window

@@ -40,6 +40,7 @@ from mle_challenge.project.load import (
     project_params,
     project_source,
     saved_project,
+    stage_params,
 )
 
 __all__ = [
@@ -67,4 +68,5 @@ __all__ = [
     "project_params",
     "project_source",
     "saved_project",
+    "stage_params",
 ]

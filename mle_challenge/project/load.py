@@ -15,6 +15,8 @@ from mle_challenge.config import (
     GateParams,
     Params,
     RegisterParams,
+    load_params,
+    params_source,
     read_yaml,
     validation_message,
 )
@@ -171,6 +173,24 @@ def project_params(project: Project, override: Params | None = None) -> Params:
         return params
     given = override.model_fields_set
     return params.model_copy(update={k: getattr(override, k) for k in given})
+
+
+def stage_params(project: str | Path | None, params: str | Path | None) -> tuple[Params, str]:
+    """The stage parameters a command uses, and one line saying where they come from.
+
+    A named project (``--project`` or ``MLE_PROJECT``): its sections, each replaced by that of
+    ``--params`` when one is given (never by a ``./params.yaml`` that happens to lie in the
+    current folder: the file is the project). None named: as before projects, ``--params``,
+    else ``./params.yaml``, else the packaged defaults."""
+    source = project_source(project)
+    if source.packaged:
+        file = params_source(params)
+        return load_params(file.path), file.describe()
+    override = params_source(params) if params is not None else None
+    loaded = project_params(
+        load_project(source.path), load_params(override.path) if override else None
+    )
+    return loaded, source.describe() + (f"; {override.describe()}" if override else "")
 
 
 def declaration_bytes(project: Project) -> bytes:

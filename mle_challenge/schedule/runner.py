@@ -166,6 +166,7 @@ class Runner:
                 actuals = None
             summary = run_monitor(
                 folder,
+                project_path=self.options.project,
                 params_path=self.options.params,
                 since=self.options.monitor_since,
                 actuals=actuals,
@@ -188,7 +189,9 @@ class Runner:
         """``mle-challenge train`` in a child process, its result into ``summary``."""
         o = self.options
         command = [sys.executable, "-m", "mle_challenge.cli", "train", "--listings", o.listings]
-        command += ["--params", o.params, "--outputs", str(o.outputs), "--workers", str(o.workers)]
+        command += ["--project", o.project] if o.project else []
+        command += ["--params", o.params] if o.params else []
+        command += ["--outputs", str(o.outputs), "--workers", str(o.workers)]
         command += ["--model-name", o.model_name, "--summary-json", str(summary)]
         return command + (["--scheduler-url", o.scheduler_url] if o.scheduler_url else [])
 

@@ -54,3 +54,31 @@ def test_build_docker_takes_the_newest_bento_of_model_name() -> None:
     done = _make("build-docker", "MODEL_NAME=price_classifier_boston")
     assert done.returncode == 0, done.stderr
     assert "bento containerize  --model-name price_classifier_boston" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("target", "command"),
+    [
+        ("build-bento", "bento build"),
+        ("build-docker", "bento containerize"),
+        ("monitor", "monitor --since"),
+        ("pipeline", "train --listings"),
+        ("schedule", "schedule --listings"),
+    ],
+)
+def test_project_reaches_the_command_without_the_repository_params(
+    target: str, command: str
+) -> None:
+    """Check that `make <target> PROJECT=p.yaml` passes --project p.yaml, and no --params
+    params.yaml (which would replace every section of the project) unless PARAMS is given."""
+    done = _make(target, "PROJECT=p.yaml", "LISTINGS=l.csv")
+    assert done.returncode == 0, done.stderr
+    (line,) = [row for row in done.stdout.splitlines() if command in row]
+    assert "--project p.yaml" in line and "--params" not in line, line
+    given = _make(target, "PROJECT=p.yaml", "LISTINGS=l.csv", "PARAMS=x.yaml").stdout
+    if target in ("monitor", "pipeline", "schedule"):
+        assert "--project p.yaml --params x.yaml" in given, given
+    without = _make(target, "LISTINGS=l.csv").stdout
+    assert "--project" not in without
+    if target in ("monitor", "pipeline", "schedule"):
+        assert "--params params.yaml" in without, without
